@@ -1,0 +1,145 @@
+/**
+ * The interfaces the domain needs from storage. Every method is one transaction: it returns
+ * only after its writes are committed (invariant 1 of DESIGN.md), so a caller that answers
+ * success after awaiting it never acknowledges something a crash could lose.
+ */
+import type { Message, NewMessage, Subscription, Topic } from '../domain/broker/types.ts';
+
+export interface Capabilities {
+  /** Work can be leased by several processes at once (FOR UPDATE SKIP LOCKED). */
+  skipLocked: boolean;
+  /** Commits can wake other processes (LISTEN/NOTIFY). */
+  listenNotify: boolean;
+}
+
+export interface SubscriptionRow {
+  id: number;
+  subscription: Subscription;
+  /** Epoch ms after which the subscription counts as expired; null = never. */
+  expiresAt: number | null;
+}
+
+/** A subscription as fan-out needs it. */
+export interface FanoutTarget {
+  id: number;
+  name: string;
+  filter: string;
+  ordered: boolean;
+}
+
+export interface PublishBatch {
+  topic: string;
+  messages: NewMessage[];
+  /** For each message, the ids of the subscriptions that receive it (filters applied). */
+  targets: FanoutTarget[][];
+  now: number;
+}
+
+export interface LeaseRequest {
+  subscriptionId: number;
+  max: number;
+  now: number;
+  /** Lease length in ms. */
+  deadlineMs: number;
+  ordered: boolean;
+  /** Messages published before this (epoch ms) are past retention and are not delivered. */
+  retentionCutoff: number;
+  /** Extra wait after a lease ends before the next delivery (retryPolicy), by delivery count. */
+  retryDelayMs: (deliveryCount: number) => number;
+  /** Rows whose delivery count reached this are returned in `exhausted`, not leased. */
+  maxDeliveryAttempts?: number;
+  /** Push-style bookkeeping: a pull or a push attempt counts as activity for expiration. */
+  expiresAt: number | null;
+}
+
+export interface Delivery {
+  seq: number;
+  /** The delivery count of this delivery (1 for the first). */
+  deliveryCount: number;
+  message: Message;
+}
+
+export interface LeaseResult {
+  deliveries: Delivery[];
+  /** Messages that used up their delivery attempts and go to the dead-letter topic. */
+  exhausted: Delivery[];
+}
+
+/** An ack id decoded: the message and which delivery of it. */
+export interface AckRef {
+  seq: number;
+  deliveryCount: number;
+}
+
+export interface DeadlineChange extends AckRef {
+  /** When the message becomes deliverable again. */
+  availableAt: number;
+  /** Lease end, or null for a nack. */
+  leasedUntil: number | null;
+}
+
+export interface StoredPolicy {
+  version: number;
+  bindings: { role: string; members: string[]; condition?: Record<string, string> }[];
+  etag: Buffer;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken?: string;
+}
+
+export interface BrokerStore {
+  readonly capabilities: Capabilities;
+
+  /** False when a topic of that name exists. */
+  insertTopic(topic: Topic, now: number): Promise<boolean>;
+  getTopic(name: string): Promise<Topic | undefined>;
+  listTopics(project: string, pageSize: number, after: string | undefined): Promise<Page<Topic>>;
+  updateTopic(topic: Topic): Promise<boolean>;
+  /** Deletes the topic and points its subscriptions at the deleted-topic sentinel. */
+  deleteTopic(name: string): Promise<boolean>;
+  listTopicSubscriptions(topic: string, pageSize: number, after: string | undefined): Promise<Page<string>>;
+  fanoutTargets(topic: string, now: number): Promise<FanoutTarget[]>;
+
+  /** False when a subscription of that name exists, or the topic is missing (checked first). */
+  insertSubscription(sub: Subscription, expiresAt: number | null, now: number): Promise<'ok' | 'exists' | 'no-topic'>;
+  getSubscription(name: string): Promise<SubscriptionRow | undefined>;
+  listSubscriptions(project: string, pageSize: number, after: string | undefined): Promise<Page<SubscriptionRow>>;
+  /** Subscriptions with a push endpoint, for the push runner. */
+  pushSubscriptions(): Promise<SubscriptionRow[]>;
+  updateSubscription(sub: Subscription, expiresAt: number | null): Promise<boolean>;
+  deleteSubscription(name: string): Promise<boolean>;
+  /** Marks the subscription detached and drops its backlog. */
+  detachSubscription(name: string): Promise<boolean>;
+
+  /** Inserts the messages and their backlog rows; returns message ids, or undefined if the topic is gone. */
+  publish(batch: PublishBatch): Promise<string[] | undefined>;
+  lease(request: LeaseRequest): Promise<LeaseResult>;
+  /** Acks current deliveries; stale refs are ignored. Returns how many were acked. */
+  acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean): Promise<number>;
+  /** Changes deadlines of current deliveries; stale refs are ignored. */
+  modifyDeadlines(subscriptionId: number, changes: DeadlineChange[]): Promise<number>;
+  /** Publishes to the dead-letter topic and acks the originals, in one transaction. */
+  forwardToDeadLetter(subscriptionId: number, refs: AckRef[], batch: PublishBatch): Promise<void>;
+  /** How many unacked messages the subscription holds (for tests and the admin API). */
+  backlogSize(subscriptionId: number): Promise<number>;
+
+  getPolicy(resource: string): Promise<StoredPolicy | undefined>;
+  /** Stores the policy when the current etag equals `expectedEtag` (undefined = unconditional). */
+  setPolicy(resource: string, policy: StoredPolicy): Promise<void>;
+
+  /** Removes expired subscriptions, messages past retention and unreferenced messages. */
+  sweep(now: number, retention: { defaultMs: number }): Promise<{ subscriptions: number; messages: number }>;
+}
+
+export interface KeyValueStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface Store {
+  readonly broker: BrokerStore;
+  readonly settings: KeyValueStore;
+  close(): Promise<void>;
+}

@@ -1,0 +1,359 @@
+/**
+ * BrokerStore on SQLite. node:sqlite is synchronous: each method runs its statements inside
+ * one BEGIN IMMEDIATE ... COMMIT on the single connection, so no two calls interleave and
+ * every call has committed when its promise resolves.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { durationMs } from '../../domain/duration.ts';
+import { DELETED_TOPIC } from '../../domain/broker/names.ts';
+import type { Message, Subscription, Topic } from '../../domain/broker/types.ts';
+import type {
+  AckRef,
+  BrokerStore,
+  DeadlineChange,
+  Delivery,
+  FanoutTarget,
+  LeaseRequest,
+  LeaseResult,
+  Page,
+  PublishBatch,
+  StoredPolicy,
+  SubscriptionRow,
+} from '../ports.ts';
+import { transaction } from './db.ts';
+
+interface SubscriptionDbRow {
+  id: number;
+  resource: string;
+  expires_at: number | null;
+}
+
+interface DeliveryDbRow {
+  seq: number;
+  delivery_count: number;
+  data: Uint8Array;
+  attributes: string | null;
+  ordering_key: string | null;
+  publish_time: number;
+}
+
+const toSubscriptionRow = (row: SubscriptionDbRow): SubscriptionRow => ({
+  id: row.id,
+  subscription: JSON.parse(row.resource) as Subscription,
+  expiresAt: row.expires_at,
+});
+
+const toMessage = (row: DeliveryDbRow): Message => ({
+  messageId: String(row.seq),
+  data: Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength),
+  attributes: row.attributes ? (JSON.parse(row.attributes) as Record<string, string>) : {},
+  ...(row.ordering_key ? { orderingKey: row.ordering_key } : {}),
+  publishTime: row.publish_time,
+});
+
+function page<T>(rows: T[], pageSize: number, key: (row: T) => string): Page<T> {
+  if (rows.length <= pageSize) return { items: rows };
+  const items = rows.slice(0, pageSize);
+  return { items, nextPageToken: key(items[items.length - 1]) };
+}
+
+export class SqliteBrokerStore implements BrokerStore {
+  readonly capabilities = { skipLocked: false, listenNotify: false };
+  readonly #db: DatabaseSync;
+  readonly #sql: Record<string, StatementSync>;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    const p = (sql: string) => db.prepare(sql);
+    this.#sql = {
+      insertTopic: p('INSERT INTO topics (name, project, resource, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      getTopic: p('SELECT resource FROM topics WHERE name = ?'),
+      listTopics: p('SELECT resource FROM topics WHERE project = ? AND name > ? ORDER BY name LIMIT ?'),
+      updateTopic: p('UPDATE topics SET resource = ? WHERE name = ?'),
+      deleteTopic: p('DELETE FROM topics WHERE name = ?'),
+      orphanSubscriptions: p(
+        `UPDATE subscriptions SET topic = '${DELETED_TOPIC}', resource = json_set(resource, '$.topic', '${DELETED_TOPIC}') WHERE topic = ?`,
+      ),
+      topicSubscriptions: p('SELECT name FROM subscriptions WHERE topic = ? AND name > ? ORDER BY name LIMIT ?'),
+      fanout: p(
+        `SELECT id, name, coalesce(resource ->> '$.filter', '') AS filter, coalesce(resource ->> '$.enableMessageOrdering', 0) AS ordered
+         FROM subscriptions WHERE topic = ? AND (expires_at IS NULL OR expires_at > ?)`,
+      ),
+      insertSubscription: p(
+        `INSERT INTO subscriptions (name, project, topic, resource, push, retention_ms, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      getSubscription: p('SELECT id, resource, expires_at FROM subscriptions WHERE name = ?'),
+      listSubscriptions: p('SELECT id, resource, expires_at FROM subscriptions WHERE project = ? AND name > ? ORDER BY name LIMIT ?'),
+      pushSubscriptions: p('SELECT id, resource, expires_at FROM subscriptions WHERE push = 1'),
+      updateSubscription: p('UPDATE subscriptions SET resource = ?, push = ?, retention_ms = ?, expires_at = ? WHERE name = ?'),
+      deleteSubscription: p('DELETE FROM subscriptions WHERE name = ? RETURNING id'),
+      clearBacklog: p('DELETE FROM backlog WHERE sub_id = ?'),
+      touchSubscription: p('UPDATE subscriptions SET expires_at = ? WHERE id = ? AND expires_at IS NOT NULL AND expires_at < ?'),
+      topicExists: p('SELECT 1 AS found FROM topics WHERE name = ?'),
+      insertMessage: p('INSERT INTO messages (topic, data, attributes, ordering_key, publish_time) VALUES (?, ?, ?, ?, ?)'),
+      insertBacklog: p(
+        'INSERT INTO backlog (sub_id, seq, ordering_key, publish_time, available_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      ready: p(
+        `SELECT b.seq, b.delivery_count, m.data, m.attributes, m.ordering_key, m.publish_time
+         FROM backlog b JOIN messages m ON m.seq = b.seq
+         WHERE b.sub_id = ? AND b.acked_at IS NULL AND b.available_at <= ? AND b.publish_time >= ?
+         ORDER BY b.available_at, b.seq LIMIT ?`,
+      ),
+      // Ordering keys: only the oldest unacked message of a key may be outstanding.
+      readyOrdered: p(
+        `SELECT b.seq, b.delivery_count, m.data, m.attributes, m.ordering_key, m.publish_time
+         FROM backlog b JOIN messages m ON m.seq = b.seq
+         WHERE b.sub_id = ? AND b.acked_at IS NULL AND b.available_at <= ? AND b.publish_time >= ?
+           AND (b.ordering_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM backlog e WHERE e.sub_id = b.sub_id AND e.ordering_key = b.ordering_key
+               AND e.acked_at IS NULL AND e.seq < b.seq))
+         ORDER BY b.available_at, b.seq LIMIT ?`,
+      ),
+      leaseRow: p('UPDATE backlog SET delivery_count = ?, leased_until = ?, available_at = ? WHERE sub_id = ? AND seq = ?'),
+      ackDelete: p('DELETE FROM backlog WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL'),
+      ackRetain: p(
+        'UPDATE backlog SET acked_at = ?, leased_until = NULL WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL',
+      ),
+      // An extension only applies to a live lease: a nack (leased_until NULL) that overtook the
+      // receipt modack must not be undone by it (reference/pubsub.md, "Ordering hazard").
+      extend: p(
+        `UPDATE backlog SET available_at = ?, leased_until = ?
+         WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL AND leased_until IS NOT NULL`,
+      ),
+      nack: p(
+        `UPDATE backlog SET available_at = ?, leased_until = NULL
+         WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL`,
+      ),
+      backlogSize: p('SELECT count(*) AS n FROM backlog WHERE sub_id = ? AND acked_at IS NULL'),
+      getPolicy: p('SELECT policy FROM iam_policies WHERE resource = ?'),
+      setPolicy: p('INSERT INTO iam_policies (resource, policy) VALUES (?, ?) ON CONFLICT (resource) DO UPDATE SET policy = excluded.policy'),
+      expiredSubscriptions: p('SELECT id FROM subscriptions WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+      deleteSubscriptionById: p('DELETE FROM subscriptions WHERE id = ?'),
+      retentionBySub: p('SELECT id, retention_ms FROM subscriptions'),
+      dropExpiredBacklog: p('DELETE FROM backlog WHERE sub_id = ? AND publish_time < ?'),
+      dropOrphanBacklog: p('DELETE FROM backlog WHERE sub_id NOT IN (SELECT id FROM subscriptions)'),
+      dropUnreferenced: p(
+        `DELETE FROM messages WHERE seq IN (
+           SELECT m.seq FROM messages m WHERE NOT EXISTS (SELECT 1 FROM backlog b WHERE b.seq = m.seq) LIMIT 10000)`,
+      ),
+    };
+  }
+
+  async insertTopic(topic: Topic, now: number): Promise<boolean> {
+    const project = topic.name.split('/')[1];
+    return Number(this.#sql.insertTopic.run(topic.name, project, JSON.stringify(topic), now).changes) === 1;
+  }
+
+  async getTopic(name: string): Promise<Topic | undefined> {
+    const row = this.#sql.getTopic.get(name) as { resource: string } | undefined;
+    return row ? (JSON.parse(row.resource) as Topic) : undefined;
+  }
+
+  async listTopics(project: string, pageSize: number, after = ''): Promise<Page<Topic>> {
+    const rows = (this.#sql.listTopics.all(project, after, pageSize + 1) as { resource: string }[]).map(
+      (r) => JSON.parse(r.resource) as Topic,
+    );
+    return page(rows, pageSize, (t) => t.name);
+  }
+
+  async updateTopic(topic: Topic): Promise<boolean> {
+    return Number(this.#sql.updateTopic.run(JSON.stringify(topic), topic.name).changes) === 1;
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    return transaction(this.#db, () => {
+      const deleted = Number(this.#sql.deleteTopic.run(name).changes) === 1;
+      if (deleted) this.#sql.orphanSubscriptions.run(name);
+      return deleted;
+    });
+  }
+
+  async listTopicSubscriptions(topic: string, pageSize: number, after = ''): Promise<Page<string>> {
+    const rows = (this.#sql.topicSubscriptions.all(topic, after, pageSize + 1) as { name: string }[]).map((r) => r.name);
+    return page(rows, pageSize, (n) => n);
+  }
+
+  async fanoutTargets(topic: string, now: number): Promise<FanoutTarget[]> {
+    return (this.#sql.fanout.all(topic, now) as { id: number; name: string; filter: string; ordered: number }[]).map(
+      (r) => ({ id: r.id, name: r.name, filter: r.filter, ordered: Boolean(r.ordered) }),
+    );
+  }
+
+  async insertSubscription(sub: Subscription, expiresAt: number | null, now: number): Promise<'ok' | 'exists' | 'no-topic'> {
+    return transaction(this.#db, () => {
+      if (this.#sql.getSubscription.get(sub.name)) return 'exists';
+      if (!this.#sql.topicExists.get(sub.topic)) return 'no-topic';
+      const project = sub.name.split('/')[1];
+      this.#sql.insertSubscription.run(
+        sub.name,
+        project,
+        sub.topic,
+        JSON.stringify(sub),
+        sub.pushConfig.pushEndpoint ? 1 : 0,
+        durationMs(sub.messageRetentionDuration),
+        expiresAt,
+        now,
+      );
+      return 'ok';
+    });
+  }
+
+  async getSubscription(name: string): Promise<SubscriptionRow | undefined> {
+    const row = this.#sql.getSubscription.get(name) as SubscriptionDbRow | undefined;
+    return row ? toSubscriptionRow(row) : undefined;
+  }
+
+  async listSubscriptions(project: string, pageSize: number, after = ''): Promise<Page<SubscriptionRow>> {
+    const rows = (this.#sql.listSubscriptions.all(project, after, pageSize + 1) as SubscriptionDbRow[]).map(toSubscriptionRow);
+    return page(rows, pageSize, (r) => r.subscription.name);
+  }
+
+  async pushSubscriptions(): Promise<SubscriptionRow[]> {
+    return (this.#sql.pushSubscriptions.all() as SubscriptionDbRow[]).map(toSubscriptionRow);
+  }
+
+  async updateSubscription(sub: Subscription, expiresAt: number | null): Promise<boolean> {
+    const changes = this.#sql.updateSubscription.run(
+      JSON.stringify(sub),
+      sub.pushConfig.pushEndpoint ? 1 : 0,
+      durationMs(sub.messageRetentionDuration),
+      expiresAt,
+      sub.name,
+    ).changes;
+    return Number(changes) === 1;
+  }
+
+  async deleteSubscription(name: string): Promise<boolean> {
+    return transaction(this.#db, () => {
+      const row = this.#sql.deleteSubscription.get(name) as { id: number } | undefined;
+      if (row) this.#sql.clearBacklog.run(row.id);
+      return row !== undefined;
+    });
+  }
+
+  async detachSubscription(name: string): Promise<boolean> {
+    return transaction(this.#db, () => {
+      const row = this.#sql.getSubscription.get(name) as SubscriptionDbRow | undefined;
+      if (!row) return false;
+      const sub = JSON.parse(row.resource) as Subscription;
+      const detached: Subscription = { ...sub, topic: DELETED_TOPIC, detached: true };
+      this.#db.prepare('UPDATE subscriptions SET resource = ?, topic = ? WHERE id = ?').run(JSON.stringify(detached), DELETED_TOPIC, row.id);
+      this.#sql.clearBacklog.run(row.id);
+      return true;
+    });
+  }
+
+  async publish(batch: PublishBatch): Promise<string[] | undefined> {
+    return transaction(this.#db, () => this.#publish(batch));
+  }
+
+  // Must run inside transaction().
+  #publish({ topic, messages, targets, now }: PublishBatch): string[] | undefined {
+    if (!this.#sql.topicExists.get(topic)) return undefined;
+    const ids: string[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      const attributes = Object.keys(m.attributes).length > 0 ? JSON.stringify(m.attributes) : null;
+      const seq = Number(this.#sql.insertMessage.run(topic, m.data, attributes, m.orderingKey || null, now).lastInsertRowid);
+      ids.push(String(seq));
+      for (const target of targets[i]) {
+        this.#sql.insertBacklog.run(target.id, seq, target.ordered && m.orderingKey ? m.orderingKey : null, now, now);
+      }
+    }
+    return ids;
+  }
+
+  async lease(request: LeaseRequest): Promise<LeaseResult> {
+    const { subscriptionId, max, now, deadlineMs, retentionCutoff, maxDeliveryAttempts } = request;
+    return transaction(this.#db, () => {
+      const statement = request.ordered ? this.#sql.readyOrdered : this.#sql.ready;
+      const rows = statement.all(subscriptionId, now, retentionCutoff, max) as unknown as DeliveryDbRow[];
+      const deliveries: Delivery[] = [];
+      const exhausted: Delivery[] = [];
+      for (const row of rows) {
+        if (maxDeliveryAttempts !== undefined && row.delivery_count >= maxDeliveryAttempts) {
+          exhausted.push({ seq: row.seq, deliveryCount: row.delivery_count, message: toMessage(row) });
+          continue;
+        }
+        const count = row.delivery_count + 1;
+        const leasedUntil = now + deadlineMs;
+        this.#sql.leaseRow.run(count, leasedUntil, leasedUntil + request.retryDelayMs(count), subscriptionId, row.seq);
+        deliveries.push({ seq: row.seq, deliveryCount: count, message: toMessage(row) });
+      }
+      if (request.expiresAt !== null) this.#sql.touchSubscription.run(request.expiresAt, subscriptionId, request.expiresAt - 60_000);
+      return { deliveries, exhausted };
+    });
+  }
+
+  async acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean): Promise<number> {
+    return transaction(this.#db, () => this.#acknowledge(subscriptionId, refs, now, retain));
+  }
+
+  // Must run inside transaction().
+  #acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean): number {
+    let acked = 0;
+    for (const ref of refs) {
+      const result = retain
+        ? this.#sql.ackRetain.run(now, subscriptionId, ref.seq, ref.deliveryCount)
+        : this.#sql.ackDelete.run(subscriptionId, ref.seq, ref.deliveryCount);
+      acked += Number(result.changes);
+    }
+    return acked;
+  }
+
+  async modifyDeadlines(subscriptionId: number, changes: DeadlineChange[]): Promise<number> {
+    return transaction(this.#db, () => {
+      let changed = 0;
+      for (const c of changes) {
+        const result =
+          c.leasedUntil === null
+            ? this.#sql.nack.run(c.availableAt, subscriptionId, c.seq, c.deliveryCount)
+            : this.#sql.extend.run(c.availableAt, c.leasedUntil, subscriptionId, c.seq, c.deliveryCount);
+        changed += Number(result.changes);
+      }
+      return changed;
+    });
+  }
+
+  async forwardToDeadLetter(subscriptionId: number, refs: AckRef[], batch: PublishBatch): Promise<void> {
+    transaction(this.#db, () => {
+      // A missing dead-letter topic leaves the messages where they are (Google keeps retrying
+      // delivery to the subscription until the topic exists again).
+      if (this.#publish(batch) === undefined) return;
+      this.#acknowledge(subscriptionId, refs, batch.now, false);
+    });
+  }
+
+  async backlogSize(subscriptionId: number): Promise<number> {
+    return Number((this.#sql.backlogSize.get(subscriptionId) as { n: number }).n);
+  }
+
+  async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+    const row = this.#sql.getPolicy.get(resource) as { policy: string } | undefined;
+    if (!row) return undefined;
+    const stored = JSON.parse(row.policy) as Omit<StoredPolicy, 'etag'> & { etag: string };
+    return { ...stored, etag: Buffer.from(stored.etag, 'base64') };
+  }
+
+  async setPolicy(resource: string, policy: StoredPolicy): Promise<void> {
+    this.#sql.setPolicy.run(resource, JSON.stringify({ ...policy, etag: policy.etag.toString('base64') }));
+  }
+
+  async sweep(now: number): Promise<{ subscriptions: number; messages: number }> {
+    return transaction(this.#db, () => {
+      const expired = this.#sql.expiredSubscriptions.all(now) as { id: number }[];
+      for (const { id } of expired) {
+        this.#sql.deleteSubscriptionById.run(id);
+        this.#sql.clearBacklog.run(id);
+      }
+      this.#sql.dropOrphanBacklog.run();
+      for (const { id, retention_ms } of this.#sql.retentionBySub.all() as { id: number; retention_ms: number }[]) {
+        this.#sql.dropExpiredBacklog.run(id, now - retention_ms);
+      }
+      const messages = Number(this.#sql.dropUnreferenced.run().changes);
+      return { subscriptions: expired.length, messages };
+    });
+  }
+}
