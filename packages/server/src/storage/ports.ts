@@ -3,6 +3,7 @@
  * only after its writes are committed (invariant 1 of DESIGN.md), so a caller that answers
  * success after awaiting it never acknowledges something a crash could lose.
  */
+import type { Policy } from '../domain/broker/iam.ts';
 import type { Message, NewMessage, Subscription, Topic } from '../domain/broker/types.ts';
 
 export interface Capabilities {
@@ -78,11 +79,8 @@ export interface DeadlineChange extends AckRef {
   leasedUntil: number | null;
 }
 
-export interface StoredPolicy {
-  version: number;
-  bindings: { role: string; members: string[]; condition?: Record<string, string> }[];
-  etag: Buffer;
-}
+/** An IAM policy as stored; the domain's Policy. */
+export type StoredPolicy = Policy;
 
 export interface Page<T> {
   items: T[];

@@ -438,6 +438,26 @@ const cases: Case[] = [
     path: `${v1(topic('orders'))}:publish`,
     body: { messages: [{ data: 'aGVsbG8=', attributes: { k: 'v' }, orderingKey: 'o1' }, { attributes: { a: 'b' } }] },
     emulator: ok({ messageIds: ['<id>', '<id>'] }),
+    mailwatch: {
+      reason:
+        'production refuses a request whose messages do not share one ordering key: FAILED_PRECONDITION "In a single publish request, all messages must have no ordering key or they must all have the same ordering key." (yoshidan/google-cloud-rust#226); the emulator does not check',
+      status: 400,
+      error: 'FAILED_PRECONDITION',
+    },
+  },
+  {
+    name: 'publish with attributes and an orderingKey',
+    method: 'POST',
+    path: `${v1(topic('orders'))}:publish`,
+    body: { messages: [{ data: 'aGVsbG8=', attributes: { k: 'v' }, orderingKey: 'o1' }] },
+    emulator: ok({ messageIds: ['<id>'] }),
+  },
+  {
+    name: 'publish an attributes-only message',
+    method: 'POST',
+    path: `${v1(topic('orders'))}:publish`,
+    body: { messages: [{ attributes: { a: 'b' } }] },
+    emulator: ok({ messageIds: ['<id>'] }),
   },
   {
     name: 'publish with an empty messages list',
@@ -494,6 +514,12 @@ const cases: Case[] = [
     path: `${v1(topic('orders'))}:publish`,
     body: { messages: { data: 'YQ==' } },
     emulator: err(400, 'INVALID_ARGUMENT'),
+    mailwatch: {
+      reason:
+        "Google's REST front end reads JSON with protobuf's converter (protostream_objectwriter.cc), which takes a single value given for a repeated field as a one-item list; the emulator refuses it",
+      status: 200,
+      check: (body) => expect(body.messageIds).toHaveLength(1),
+    },
   },
   {
     name: 'publish to a missing topic',
@@ -888,17 +914,19 @@ const cases: Case[] = [
     emulator: ok(EMPTY),
   },
   {
-    name: 'publish three messages (URL-safe and unpadded base64 accepted)',
+    name: 'publish a message with an ordering key (URL-safe base64 accepted)',
     method: 'POST',
     path: `${v1(topic('jobs'))}:publish`,
-    body: {
-      messages: [
-        { data: 'aGV-bG8_', attributes: { n: '1' }, orderingKey: 'k' },
-        { data: 'aGVsbG8', attributes: { n: '2' } },
-        { attributes: { n: '3' } },
-      ],
-    },
-    emulator: ok({ messageIds: ['<id>', '<id>', '<id>'] }),
+    body: { messages: [{ data: 'aGV-bG8_', attributes: { n: '1' }, orderingKey: 'k' }] },
+    emulator: ok({ messageIds: ['<id>'] }),
+  },
+  {
+    // One request may not mix ordering keys (production), so the first message went alone.
+    name: 'publish two more messages (unpadded base64 accepted)',
+    method: 'POST',
+    path: `${v1(topic('jobs'))}:publish`,
+    body: { messages: [{ data: 'aGVsbG8', attributes: { n: '2' } }, { attributes: { n: '3' } }] },
+    emulator: ok({ messageIds: ['<id>', '<id>'] }),
   },
   {
     name: 'pull maxMessages 2 of 3, data in canonical base64',

@@ -71,6 +71,7 @@ export class SqliteBrokerStore implements BrokerStore {
       listTopics: p('SELECT resource FROM topics WHERE project = ? AND name > ? ORDER BY name LIMIT ?'),
       updateTopic: p('UPDATE topics SET resource = ? WHERE name = ?'),
       deleteTopic: p('DELETE FROM topics WHERE name = ?'),
+      deletePolicy: p('DELETE FROM iam_policies WHERE resource = ?'),
       orphanSubscriptions: p(
         `UPDATE subscriptions SET topic = '${DELETED_TOPIC}', resource = json_set(resource, '$.topic', '${DELETED_TOPIC}') WHERE topic = ?`,
       ),
@@ -165,7 +166,10 @@ export class SqliteBrokerStore implements BrokerStore {
   async deleteTopic(name: string): Promise<boolean> {
     return transaction(this.#db, () => {
       const deleted = Number(this.#sql.deleteTopic.run(name).changes) === 1;
-      if (deleted) this.#sql.orphanSubscriptions.run(name);
+      if (deleted) {
+        this.#sql.orphanSubscriptions.run(name);
+        this.#sql.deletePolicy.run(name);
+      }
       return deleted;
     });
   }
@@ -206,12 +210,12 @@ export class SqliteBrokerStore implements BrokerStore {
   }
 
   async listSubscriptions(project: string, pageSize: number, after = ''): Promise<Page<SubscriptionRow>> {
-    const rows = (this.#sql.listSubscriptions.all(project, after, pageSize + 1) as SubscriptionDbRow[]).map(toSubscriptionRow);
+    const rows = (this.#sql.listSubscriptions.all(project, after, pageSize + 1) as unknown as SubscriptionDbRow[]).map(toSubscriptionRow);
     return page(rows, pageSize, (r) => r.subscription.name);
   }
 
   async pushSubscriptions(): Promise<SubscriptionRow[]> {
-    return (this.#sql.pushSubscriptions.all() as SubscriptionDbRow[]).map(toSubscriptionRow);
+    return (this.#sql.pushSubscriptions.all() as unknown as SubscriptionDbRow[]).map(toSubscriptionRow);
   }
 
   async updateSubscription(sub: Subscription, expiresAt: number | null): Promise<boolean> {
@@ -228,7 +232,10 @@ export class SqliteBrokerStore implements BrokerStore {
   async deleteSubscription(name: string): Promise<boolean> {
     return transaction(this.#db, () => {
       const row = this.#sql.deleteSubscription.get(name) as { id: number } | undefined;
-      if (row) this.#sql.clearBacklog.run(row.id);
+      if (row) {
+        this.#sql.clearBacklog.run(row.id);
+        this.#sql.deletePolicy.run(name);
+      }
       return row !== undefined;
     });
   }
@@ -238,7 +245,8 @@ export class SqliteBrokerStore implements BrokerStore {
       const row = this.#sql.getSubscription.get(name) as SubscriptionDbRow | undefined;
       if (!row) return false;
       const sub = JSON.parse(row.resource) as Subscription;
-      const detached: Subscription = { ...sub, topic: DELETED_TOPIC, detached: true };
+      // The resource keeps its topic and says detached; the topic column no longer fans out to it.
+      const detached: Subscription = { ...sub, detached: true };
       this.#db.prepare('UPDATE subscriptions SET resource = ?, topic = ? WHERE id = ?').run(JSON.stringify(detached), DELETED_TOPIC, row.id);
       this.#sql.clearBacklog.run(row.id);
       return true;

@@ -1,0 +1,105 @@
+/**
+ * The composition root: the only file that knows both the services and the adapters. Every
+ * resource registers its teardown as it starts; stop() releases them in reverse order.
+ */
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.ts';
+import { createOidcSigner, type KeyStore, type StoredKey } from './delivery/oidc.ts';
+import { PushRunner } from './delivery/push-runner.ts';
+import { Sweeper } from './delivery/sweeper.ts';
+import { systemClock, type Clock } from './domain/clock.ts';
+import { Leases } from './domain/broker/leases.ts';
+import { BrokerService } from './domain/broker/service.ts';
+import { Signals } from './domain/broker/signals.ts';
+import { createHttpServer } from './http/server.ts';
+import type { KeyValueStore, Store } from './storage/ports.ts';
+import { createSqliteStore } from './storage/sqlite/index.ts';
+
+export interface AppOverrides {
+  clock?: Clock & { onAdvance?: (listener: (now: number) => void) => () => void };
+  fetch?: typeof fetch;
+  logger?: Logger;
+}
+
+export interface App {
+  /** `http://host:port`, known after start(). */
+  readonly url: string;
+  readonly port: number;
+  readonly broker: BrokerService;
+  readonly leases: Leases;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly pushRunner: PushRunner;
+  readonly sweeper: Sweeper;
+  stop(): Promise<void>;
+}
+
+const SIGNING_KEY = 'oidc.signing-key';
+
+function keyStore(settings: KeyValueStore): KeyStore {
+  return {
+    async load() {
+      const text = await settings.get(SIGNING_KEY);
+      return text ? (JSON.parse(text) as StoredKey) : undefined;
+    },
+    async save(key) {
+      await settings.set(SIGNING_KEY, JSON.stringify(key));
+    },
+  };
+}
+
+export async function startApp(config: Readonly<Config>, overrides: AppOverrides = {}): Promise<App> {
+  const logger = overrides.logger ?? pino({ level: config.logLevel });
+  const clock = overrides.clock ?? systemClock;
+  const teardown: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    while (teardown.length > 0) {
+      try {
+        await teardown.pop()!();
+      } catch (error) {
+        logger.error({ err: error }, 'shutdown step failed');
+      }
+    }
+  };
+
+  try {
+    const store = createSqliteStore({ dataDir: config.dataDir, memory: config.memory, fsync: config.fsync });
+    teardown.push(() => store.close());
+
+    const signer = await createOidcSigner(keyStore(store.settings), { clock });
+    const signals = new Signals();
+    const broker = new BrokerService(store.broker, clock, signals);
+    const leases = new Leases(broker);
+
+    const shutdown = new AbortController();
+    const http = createHttpServer({ broker, leases, signer, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
+    // Fastify's close waits for requests in flight; long pulls are woken first.
+    teardown.push(() => http.close());
+    teardown.push(() => shutdown.abort());
+
+    const pushRunner = new PushRunner({ broker, leases, signer, fetch: overrides.fetch ?? fetch, logger, pollMs: config.pushPollMs });
+    pushRunner.start();
+    teardown.push(() => pushRunner.stop());
+
+    const sweeper = new Sweeper(broker, logger, config.sweepMs);
+    sweeper.start();
+    teardown.push(() => sweeper.stop());
+
+    if (overrides.clock?.onAdvance) {
+      // A test moving the clock is a wake-up: leases may have expired, backoffs ended.
+      const off = overrides.clock.onAdvance(() => void pushRunner.refresh());
+      teardown.push(off);
+    }
+
+    await http.listen({ host: config.host, port: config.port });
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host}:${port}`;
+    logger.info({ url, storage: config.memory ? 'memory' : `sqlite:${config.dataDir}` }, `mailwatch listening on ${url}`);
+    return { url, port, broker, leases, clock, store, pushRunner, sweeper, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
