@@ -36,9 +36,19 @@ export class PushRunner {
   readonly #teardown: (() => void)[] = [];
   #refreshing: Promise<void> | undefined;
   #stopped = false;
+  /** Aborts the pushes in flight at shutdown; their leases simply expire and they are redelivered. */
+  readonly #abort = new AbortController();
+  /** The injected fetch, cancelled at shutdown. */
+  readonly fetch: typeof fetch;
 
   constructor(options: PushRunnerOptions) {
     this.#options = options;
+    this.fetch = (input, init) =>
+      options.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, this.#abort.signal]) : this.#abort.signal });
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   start(): void {
@@ -89,6 +99,7 @@ export class PushRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const teardown of this.#teardown.reverse()) teardown();
+    this.#abort.abort();
     await this.#refreshing;
     const workers = [...this.#workers.values()];
     for (const worker of workers) worker.stopped = true;
@@ -174,7 +185,7 @@ class PushWorker {
   }
 
   async #deliver(received: ReceivedMessage): Promise<void> {
-    const { broker, leases, fetch, logger } = this.#runner.options;
+    const { broker, leases, logger } = this.#runner.options;
     const row = this.row;
     const sub = row.subscription;
     const config = sub.pushConfig;
@@ -194,7 +205,9 @@ class PushWorker {
         authorization,
       );
       // The request timeout is the ack deadline (reference/pubsub.md, "Push delivery").
-      const outcome = await sendPush(fetch, request, sub.ackDeadlineSeconds * 1000);
+      const outcome = await sendPush(this.#runner.fetch, request, sub.ackDeadlineSeconds * 1000);
+      // Cut short by shutdown: write nothing; the lease expires and the message is redelivered.
+      if (this.#runner.stopped) return;
       ack = outcome.ack;
       if (ack) {
         await broker.store.acknowledge(row.id, [ref], broker.clock.now(), Boolean(sub.retainAckedMessages));
