@@ -84,7 +84,7 @@ export class PushRunner {
     for (const row of rows) {
       seen.add(row.id);
       let worker = this.#workers.get(row.id);
-      if (!worker) this.#workers.set(row.id, (worker = new PushWorker(this, row)));
+      if (!worker || worker.stopped) this.#workers.set(row.id, (worker = new PushWorker(this, row)));
       else worker.row = row;
       worker.wake();
     }
@@ -160,7 +160,14 @@ class PushWorker {
   }
 
   async #pump(): Promise<void> {
-    const { leases, logger } = this.#runner.options;
+    const { broker, leases, logger } = this.#runner.options;
+    // The subscription may have changed (push config, deadline) or gone since the last refresh.
+    const current = await broker.store.getSubscription(this.row.subscription.name).catch(() => undefined);
+    if (!current || current.id !== this.row.id) {
+      this.stopped = true;
+      return;
+    }
+    this.row = current;
     while (!this.stopped && this.#inflight < this.#window) {
       const sub = this.row.subscription;
       if (!sub.pushConfig.pushEndpoint || sub.detached) return;

@@ -14,7 +14,7 @@ CREATE TABLE topics (
 CREATE INDEX topics_project ON topics (project, name);
 
 CREATE TABLE subscriptions (
-  id           INTEGER PRIMARY KEY,
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: ack ids carry it
   name         TEXT NOT NULL UNIQUE,
   project      TEXT NOT NULL,
   topic        TEXT NOT NULL,   -- topic name, or _deleted-topic_
