@@ -27,6 +27,8 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Errors Fastify raises before routing (a malformed percent-encoding in the URL).
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   });
 
   // Bodies are read as text and parsed by the route (proto3 JSON with Google's error texts),
