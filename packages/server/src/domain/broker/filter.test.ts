@@ -1,20 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../errors.ts';
+import { apiError } from '../../../test/helpers/api-error.ts';
 import { matchesFilter, parseFilter } from './filter.ts';
 
 type Attrs = Record<string, string>;
 
 /** Runs `fn` and returns the ApiError it throws, so tests can assert status and message. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ApiError) return error;
-    throw error;
-  }
-  throw new Error('expected an ApiError');
-}
 
 const LANG = 'iana.org/language_tag';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../errors.ts';
+import { apiError } from '../../../test/helpers/api-error.ts';
 import {
   ROLE_PERMISSIONS,
   checkEtag,
@@ -22,15 +22,6 @@ const PUBLISH = 'pubsub.topics.publish';
 const policy = (...bindings: Binding[]): Policy => ({ version: 1, bindings, etag: nextEtag(undefined) });
 
 /** Runs `fn` and returns the ApiError it throws, so tests can assert status and message. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ApiError) return error;
-    throw error;
-  }
-  throw new Error('expected an ApiError');
-}
 
 describe('ROLE_PERMISSIONS', () => {
   it.each([
