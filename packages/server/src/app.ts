@@ -2,6 +2,8 @@
  * The composition root: the only file that knows both the services and the adapters. Every
  * resource registers its teardown as it starts; stop() releases them in reverse order.
  */
+import type { Server as GrpcServer } from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createOidcSigner, type KeyStore, type StoredKey } from './delivery/oidc.ts';
@@ -11,7 +13,9 @@ import { systemClock, type Clock } from './domain/clock.ts';
 import { Leases } from './domain/broker/leases.ts';
 import { BrokerService } from './domain/broker/service.ts';
 import { Signals } from './domain/broker/signals.ts';
+import { createGrpcServer } from './grpc/server.ts';
 import { createHttpServer } from './http/server.ts';
+import { createOnePortServer } from './net/one-port.ts';
 import type { KeyValueStore, Store } from './storage/ports.ts';
 import { createSqliteStore } from './storage/sqlite/index.ts';
 
@@ -48,6 +52,30 @@ function keyStore(settings: KeyValueStore): KeyStore {
   };
 }
 
+/** Fastify waits for requests in flight; after a grace period the rest are cut. */
+async function closeHttp(http: FastifyInstance): Promise<void> {
+  const force = setTimeout(() => http.server.closeAllConnections(), 10_000);
+  try {
+    await http.close();
+  } finally {
+    clearTimeout(force);
+  }
+}
+
+/** Lets calls in flight finish for a moment, then cuts the rest. */
+function stopGrpc(server: GrpcServer): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 2000);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
 export async function startApp(config: Readonly<Config>, overrides: AppOverrides = {}): Promise<App> {
   const logger = overrides.logger ?? pino({ level: config.logLevel });
   const clock = overrides.clock ?? systemClock;
@@ -73,9 +101,20 @@ export async function startApp(config: Readonly<Config>, overrides: AppOverrides
 
     const shutdown = new AbortController();
     const http = createHttpServer({ broker, leases, signer, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
-    // Fastify's close waits for requests in flight; long pulls are woken first.
-    teardown.push(() => http.close());
+    await http.ready();
+    const grpcServer = createGrpcServer({ broker, leases, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
+    const listener = createOnePortServer(http.server, grpcServer);
+    // The HTTP server receives its connections from the one-port listener and never listens
+    // itself; Node starts tracking connections (which close() needs to end idle keep-alive
+    // sockets) on 'listening', so it is told.
+    http.server.emit('listening');
+    // Teardown, in this order: stop accepting, wake long pulls and end streams (UNAVAILABLE),
+    // let gRPC calls and HTTP requests in flight finish, close the store.
+    teardown.push(() => closeHttp(http));
+    teardown.push(() => stopGrpc(grpcServer));
     teardown.push(() => shutdown.abort());
+    // Stop accepting; open connections end as the HTTP and gRPC servers close them.
+    teardown.push(() => void listener.close());
 
     const pushRunner = new PushRunner({ broker, leases, signer, fetch: overrides.fetch ?? fetch, logger, pollMs: config.pushPollMs });
     pushRunner.start();
@@ -87,12 +126,21 @@ export async function startApp(config: Readonly<Config>, overrides: AppOverrides
 
     if (overrides.clock?.onAdvance) {
       // A test moving the clock is a wake-up: leases may have expired, backoffs ended.
-      const off = overrides.clock.onAdvance(() => void pushRunner.refresh());
+      const off = overrides.clock.onAdvance(() => {
+        signals.wakeAll();
+        void pushRunner.refresh();
+      });
       teardown.push(off);
     }
 
-    await http.listen({ host: config.host, port: config.port });
-    const address = http.server.address();
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(config.port, config.host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    const address = listener.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;

@@ -36,6 +36,12 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
+  // While shutting down, requests still in flight are answered, and their connections closed
+  // after the answer, so keep-alive clients cannot hold the server open.
+  app.addHook('onRequest', async (_request, reply) => {
+    if (deps.shutdown.aborted) reply.header('connection', 'close');
+  });
+
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new ApiError('NOT_FOUND', `The requested URL ${request.url.split('?')[0]} was not found on this server.`), request, reply),

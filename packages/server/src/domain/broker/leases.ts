@@ -84,6 +84,7 @@ export class Leases {
     if (ackIds.length === 0) throw invalidArgument('No ack ids specified.');
     const refs = parseAckIds(ackIds, row.id);
     await this.#broker.store.acknowledge(row.id, refs, this.#broker.clock.now(), Boolean(row.subscription.retainAckedMessages));
+    this.#broker.signals.released(row.id, ackIds);
   }
 
   /** 0 is a nack: the message is deliverable again after the retry backoff. */
@@ -98,7 +99,10 @@ export class Leases {
     }
     const refs = parseAckIds(ackIds, row.id);
     await this.changeDeadlines(row, refs, seconds * 1000);
-    if (seconds === 0) this.#broker.signals.deliverable([row.id]);
+    if (seconds === 0) {
+      this.#broker.signals.released(row.id, ackIds);
+      this.#broker.signals.deliverable([row.id]);
+    }
   }
 
   /** Extends the leases by `ms`, or nacks them when `ms` is 0 (also used by the push runner). */

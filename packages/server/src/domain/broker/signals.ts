@@ -4,10 +4,29 @@
  * because pull waits are bounded and the push runner also polls.
  */
 export type DeliverableListener = (subscriptionIds: readonly number[]) => void;
+/** Ack ids of a subscription that were acked or nacked: their deliveries are no longer outstanding. */
+export type ReleasedListener = (subscriptionId: number, ackIds: readonly string[]) => void;
 
 export class Signals {
   readonly #listeners = new Set<DeliverableListener>();
   readonly #waiters = new Map<number, Set<() => void>>();
+  readonly #released = new Set<ReleasedListener>();
+
+  onReleased(listener: ReleasedListener): () => void {
+    this.#released.add(listener);
+    return () => this.#released.delete(listener);
+  }
+
+  released(subscriptionId: number, ackIds: readonly string[]): void {
+    for (const listener of this.#released) listener(subscriptionId, ackIds);
+  }
+
+  /** Wakes every waiter (time moved: leases may have expired, backoffs ended). */
+  wakeAll(): void {
+    const all = [...this.#waiters.values()];
+    this.#waiters.clear();
+    for (const waiters of all) for (const wake of waiters) wake();
+  }
 
   onDeliverable(listener: DeliverableListener): () => void {
     this.#listeners.add(listener);

@@ -9,7 +9,8 @@ import { ApiError, invalidArgument } from '../../domain/errors.ts';
 import type { BrokerService } from '../../domain/broker/service.ts';
 import type { Leases } from '../../domain/broker/leases.ts';
 import { decodeMessage, parseJsonBody } from '../proto-json.ts';
-import { EMPTY, readMessage, readPageToken, wirePage, wirePolicy, wireReceived, wireSubscription, wireTopic } from './wire.ts';
+import { decodePageToken } from '../../domain/broker/page-token.ts';
+import { EMPTY, readMessage, wirePage, wirePolicy, wireReceived, wireSubscription, wireTopic } from './wire.ts';
 
 export interface RouteContext {
   /** The resource name of the path, e.g. `projects/p/topics/t`. */
@@ -42,7 +43,7 @@ const SUB = 'projects/*/subscriptions/*';
 
 export function pubsubRoutes({ broker, leases, pullWaitMs }: PubsubDeps): Route[] {
   const decode = (type: string, ctx: RouteContext) => decodeMessage(type, parseJsonBody(ctx.body));
-  const page = (ctx: RouteContext) => ({ pageSize: intParam(ctx.query, 'pageSize'), pageToken: readPageToken(strParam(ctx.query, 'pageToken')) });
+  const page = (ctx: RouteContext) => ({ pageSize: intParam(ctx.query, 'pageSize'), pageToken: decodePageToken(strParam(ctx.query, 'pageToken')) });
   const unimplemented = (method: string): Handler => async () => {
     throw new ApiError('UNIMPLEMENTED', `Method ${method} is not implemented by mailwatch yet.`);
   };

@@ -4,6 +4,7 @@
  * response `{}` (reference/pubsub.md, "JSON mapping").
  */
 import type { Policy } from '../../domain/broker/iam.ts';
+import { encodePageToken } from '../../domain/broker/page-token.ts';
 import type { Page } from '../../storage/ports.ts';
 import type { NewMessage, ReceivedMessage, Subscription, Topic } from '../../domain/broker/types.ts';
 
@@ -24,13 +25,8 @@ export function wireSubscription(sub: Subscription): Record<string, unknown> {
 export function wirePage<T>(key: string, page: Page<T>, map: (item: T) => unknown = (x) => x): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (page.items.length > 0) out[key] = page.items.map(map);
-  if (page.nextPageToken) out.nextPageToken = Buffer.from(page.nextPageToken).toString('base64url');
+  if (page.nextPageToken) out.nextPageToken = encodePageToken(page.nextPageToken);
   return out;
-}
-
-export function readPageToken(token: string | undefined): string | undefined {
-  if (!token) return undefined;
-  return Buffer.from(token, 'base64url').toString('utf8');
 }
 
 export function wireReceived(received: ReceivedMessage, withDeliveryAttempt: boolean): Record<string, unknown> {
