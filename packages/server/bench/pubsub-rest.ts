@@ -1,78 +1,251 @@
 /**
- * Pub/Sub REST throughput, mailwatch against the official emulator in the same run:
- * - publish: requests of 1,000 messages x 256 bytes, 4 clients in flight, into a topic with one
- *   subscription (so every message is stored for delivery);
- * - pull+ack: 4 pullers draining that backlog, 1,000 messages per pull, each batch acked.
+ * Pub/Sub REST throughput, mailwatch against the official emulator in the same run (one after
+ * the other, never at the same time), with the same client code:
+ * - publish: requests of 1,000 messages x 256 random bytes, 4 clients in flight, into a topic
+ *   with one subscription (so every message is stored for delivery), 200,000 messages;
+ * - pull+ack: 4 pullers draining that backlog (pull maxMessages=1000, returnImmediately=true,
+ *   then acknowledge the batch) until every message has been acked once.
+ * Each target first gets a smaller warm-up round of the same on another topic.
  */
 import { randomBytes } from 'node:crypto';
-import { SCALE, postJson, putJson, type Measurement, type Target } from './lib.ts';
+import {
+  SCALE,
+  createClient,
+  formatNumber,
+  sleep,
+  startEmulatorTarget,
+  startMailwatch,
+  timed,
+  type Client,
+  type Result,
+  type Span,
+  type Target,
+} from './lib.ts';
 
-const BATCH = 1000;
-const DATA_BYTES = 256;
-const CLIENTS = 4;
-
-interface Figures {
-  publishPerSecond: number;
-  pullAckPerSecond: number;
+export interface PubsubRestOptions {
+  /** Messages published (and then drained) in the measured round. */
+  messages: number;
+  /** Messages per publish request and maxMessages per pull. */
+  batch: number;
+  dataBytes: number;
+  /** Requests in flight, for publishing and for pulling. */
+  clients: number;
+  /** Messages of the warm-up round (published and drained, not measured). */
+  warmupMessages: number;
+  /** Progress lines; default: none. */
+  log?: (line: string) => void;
 }
 
-async function measure(target: Target, messages: number): Promise<Figures> {
-  const project = `bench-${Date.now().toString(36)}`;
-  const topic = `projects/${project}/topics/bench`;
-  const sub = `projects/${project}/subscriptions/bench`;
-  await putJson(`${target.url}/v1/${topic}`);
-  await putJson(`${target.url}/v1/${sub}`, { topic, ackDeadlineSeconds: 600 });
+export function defaultOptions(scale = SCALE): PubsubRestOptions {
+  const clients = Number(process.env.BENCH_CLIENTS ?? 4);
+  if (!Number.isInteger(clients) || clients < 1) throw new Error(`BENCH_CLIENTS must be a positive integer`);
+  return {
+    messages: Math.max(1000, Math.round(200_000 * scale)),
+    batch: 1000,
+    dataBytes: 256,
+    clients,
+    warmupMessages: Math.max(4000, Math.round(40_000 * scale)),
+  };
+}
 
-  const body = JSON.stringify({
-    messages: Array.from({ length: BATCH }, () => ({ data: randomBytes(DATA_BYTES).toString('base64') })),
-  });
-  const publishUrl = `${target.url}/v1/${topic}:publish`;
-  // Warm-up: a few requests whose messages are drained with the rest.
-  for (let i = 0; i < 3; i++) await postJson(publishUrl, body);
+export interface PubsubRestFigures {
+  published: number;
+  publish: Span;
+  acked: number;
+  drain: Span;
+  pulls: number;
+  emptyPulls: number;
+  /** Messages delivered more than once during the drain (should be 0: the ack deadline is 600 s). */
+  duplicates: number;
+}
 
-  const requests = Math.max(CLIENTS, Math.round(messages / BATCH));
+const PROJECT = 'projects/p';
+/** Give up on a drain that has made no progress for this long. */
+const STALL_MS = 30_000;
+/** Distinct request bodies the publishers rotate through. */
+const BODIES = 8;
+
+async function createTopicAndSubscription(client: Client, name: string): Promise<{ topic: string; subscription: string }> {
+  const topic = `${PROJECT}/topics/${name}`;
+  const subscription = `${PROJECT}/subscriptions/${name}`;
+  await client.put(`/v1/${topic}`, {});
+  await client.put(`/v1/${subscription}`, { topic, ackDeadlineSeconds: 600 });
+  return { topic, subscription };
+}
+
+function publishBodies(options: PubsubRestOptions): Buffer[] {
+  return Array.from({ length: BODIES }, () =>
+    Buffer.from(
+      JSON.stringify({
+        messages: Array.from({ length: options.batch }, () => ({ data: randomBytes(options.dataBytes).toString('base64') })),
+      }),
+    ),
+  );
+}
+
+/** Publishes `requests` batches with `clients` requests in flight; resolves with the messages published. */
+async function publish(client: Client, topic: string, bodies: Buffer[], requests: number, options: PubsubRestOptions): Promise<number> {
+  const path = `/v1/${topic}:publish`;
   let next = 0;
-  const started = performance.now();
+  let published = 0;
   await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
+    Array.from({ length: Math.min(options.clients, requests) }, async () => {
       while (next < requests) {
-        next++;
-        await postJson(publishUrl, body);
+        const body = bodies[next++ % bodies.length];
+        const { messageIds } = (await client.post(path, body)) as { messageIds?: string[] };
+        if (messageIds?.length !== options.batch) {
+          throw new Error(`publish answered ${messageIds?.length ?? 0} message ids for ${options.batch} messages`);
+        }
+        published += messageIds.length;
       }
     }),
   );
-  const publishSeconds = (performance.now() - started) / 1000;
-  const total = (requests + 3) * BATCH;
+  return published;
+}
 
-  const pullUrl = `${target.url}/v1/${sub}:pull`;
-  const ackUrl = `${target.url}/v1/${sub}:acknowledge`;
-  const pullBody = JSON.stringify({ maxMessages: BATCH, returnImmediately: true });
-  let acked = 0;
-  let emptyInARow = 0;
-  const pullStarted = performance.now();
+interface Drained {
+  acked: number;
+  pulls: number;
+  emptyPulls: number;
+  duplicates: number;
+}
+
+interface Received {
+  ackId: string;
+  message: { messageId: string };
+}
+
+/** Pulls and acks until `expected` distinct messages have been acked. */
+async function drain(client: Client, subscription: string, expected: number, options: PubsubRestOptions): Promise<Drained> {
+  const pullPath = `/v1/${subscription}:pull`;
+  const ackPath = `/v1/${subscription}:acknowledge`;
+  const pullBody = Buffer.from(JSON.stringify({ maxMessages: options.batch, returnImmediately: true }));
+  const seen = new Set<string>();
+  const result: Drained = { acked: 0, pulls: 0, emptyPulls: 0, duplicates: 0 };
+  let lastProgress = performance.now();
   await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (acked < total && emptyInARow < 20) {
-        const { receivedMessages = [] } = await postJson(pullUrl, pullBody);
+    Array.from({ length: options.clients }, async () => {
+      while (seen.size < expected) {
+        const { receivedMessages = [] } = (await client.post(pullPath, pullBody)) as { receivedMessages?: Received[] };
+        result.pulls++;
         if (receivedMessages.length === 0) {
-          emptyInARow++;
+          result.emptyPulls++;
+          if (performance.now() - lastProgress > STALL_MS) {
+            throw new Error(`drain stalled: ${seen.size} of ${expected} messages received, nothing for ${STALL_MS} ms`);
+          }
+          // Others may hold the last leases, or the server has not made messages visible yet.
+          await sleep(5);
           continue;
         }
-        emptyInARow = 0;
-        await postJson(ackUrl, JSON.stringify({ ackIds: receivedMessages.map((r: { ackId: string }) => r.ackId) }));
-        acked += receivedMessages.length;
+        const ackIds: string[] = new Array(receivedMessages.length);
+        for (let i = 0; i < receivedMessages.length; i++) {
+          ackIds[i] = receivedMessages[i].ackId;
+          const id = receivedMessages[i].message.messageId;
+          if (seen.has(id)) result.duplicates++;
+          else seen.add(id);
+        }
+        await client.post(ackPath, JSON.stringify({ ackIds }));
+        result.acked += ackIds.length;
+        lastProgress = performance.now();
       }
     }),
   );
-  const pullSeconds = (performance.now() - pullStarted) / 1000;
-  if (acked < total) throw new Error(`${target.name}: drained ${acked} of ${total} messages`);
-  return { publishPerSecond: (requests * BATCH) / publishSeconds, pullAckPerSecond: acked / pullSeconds };
+  return result;
 }
 
-export async function pubsubRest(target: Target): Promise<Measurement[]> {
-  const figures = await measure(target, Math.round(200_000 * SCALE));
+/** The whole measurement on one running target: warm-up, then publish, then drain. */
+export async function measurePubsubRest(target: Target, options: PubsubRestOptions): Promise<PubsubRestFigures> {
+  const log = options.log ?? (() => {});
+  const client = createClient(target.url, options.clients);
+  try {
+    const bodies = publishBodies(options);
+
+    const warm = await createTopicAndSubscription(client, 'warmup');
+    const warmRequests = Math.max(1, Math.round(options.warmupMessages / options.batch));
+    log(`${target.name}: warm-up, ${warmRequests * options.batch} messages`);
+    const warmPublished = await publish(client, warm.topic, bodies, warmRequests, options);
+    await drain(client, warm.subscription, warmPublished, options);
+
+    const { topic, subscription } = await createTopicAndSubscription(client, 't');
+    const requests = Math.max(1, Math.round(options.messages / options.batch));
+    let published = 0;
+    log(`${target.name}: publishing ${requests * options.batch} messages`);
+    const publishSpan = await timed(target.pid, async () => {
+      published = await publish(client, topic, bodies, requests, options);
+    });
+    log(`${target.name}: publish ${formatNumber(published / publishSpan.seconds)} msgs/s; draining`);
+    let drained: Drained = { acked: 0, pulls: 0, emptyPulls: 0, duplicates: 0 };
+    const drainSpan = await timed(target.pid, async () => {
+      drained = await drain(client, subscription, published, options);
+    });
+    log(`${target.name}: pull+ack ${formatNumber(published / drainSpan.seconds)} msgs/s`);
+    return { published, publish: publishSpan, ...drained, drain: drainSpan };
+  } finally {
+    client.close();
+  }
+}
+
+/** Figures of both targets as table rows; `emulator` undefined when it was not measured. */
+export function toResults(options: PubsubRestOptions, mine: PubsubRestFigures, theirs?: PubsubRestFigures): Result[] {
+  const both = (f: (x: PubsubRestFigures) => number | undefined) => ({
+    mailwatch: f(mine) ?? NaN,
+    emulator: theirs === undefined ? undefined : (f(theirs) ?? NaN),
+  });
+  const { batch, dataBytes, clients } = options;
+  const perMessage = (span: Span, n: number) => (span.serverCores === undefined ? undefined : (span.serverCores * span.seconds * 1e6) / n);
   return [
-    { metric: `publish, ${BATCH} x ${DATA_BYTES} B per request, ${CLIENTS} clients`, unit: 'msgs/s', value: figures.publishPerSecond },
-    { metric: `pull+ack, ${BATCH} per pull, ${CLIENTS} pullers`, unit: 'msgs/s', value: figures.pullAckPerSecond },
+    { metric: `publish, ${batch} x ${dataBytes} B per request, ${clients} in flight`, unit: 'msgs/s', ...both((x) => x.published / x.publish.seconds) },
+    { metric: `pull+ack, ${batch} per pull, ${clients} pullers`, unit: 'msgs/s', ...both((x) => x.published / x.drain.seconds) },
+    { metric: 'publish: server CPU per message', unit: 'us', compare: 'lower', ...both((x) => perMessage(x.publish, x.published)) },
+    { metric: 'pull+ack: server CPU per message', unit: 'us', compare: 'lower', ...both((x) => perMessage(x.drain, x.published)) },
+    { metric: 'publish: server CPU', unit: 'cores', compare: 'none', ...both((x) => x.publish.serverCores) },
+    { metric: 'publish: client CPU', unit: 'cores', compare: 'none', ...both((x) => x.publish.clientCores) },
+    { metric: 'pull+ack: server CPU', unit: 'cores', compare: 'none', ...both((x) => x.drain.serverCores) },
+    { metric: 'pull+ack: client CPU', unit: 'cores', compare: 'none', ...both((x) => x.drain.clientCores) },
+    { metric: 'pull+ack: messages per non-empty pull', unit: 'avg', compare: 'none', ...both((x) => x.acked / (x.pulls - x.emptyPulls)) },
+    { metric: 'pull+ack: empty pulls', unit: 'count', compare: 'none', ...both((x) => x.emptyPulls) },
   ];
+}
+
+/** The registry entry: both targets, one after the other; context lines on stdout, progress on stderr. */
+export async function pubsubRest(): Promise<Result[]> {
+  const options: PubsubRestOptions = { ...defaultOptions(), log: (line) => console.error(`  [pubsub-rest] ${line}`) };
+  console.log(
+    `pubsub-rest: ${formatNumber(options.messages)} messages of ${options.dataBytes} B, ${options.batch} per request, ` +
+      `${options.clients} in flight; warm-up ${formatNumber(options.warmupMessages)} messages`,
+  );
+
+  const mailwatch = await startMailwatch();
+  let mine: PubsubRestFigures;
+  try {
+    console.log(`mailwatch: ${mailwatch.description}`);
+    mine = await measurePubsubRest(mailwatch, options);
+  } finally {
+    await mailwatch.stop();
+  }
+  warnDuplicates('mailwatch', mine);
+
+  let theirs: PubsubRestFigures | undefined;
+  let emulator: Awaited<ReturnType<typeof startEmulatorTarget>> | undefined;
+  try {
+    emulator = await startEmulatorTarget();
+  } catch (error) {
+    console.log(`emulator: failed to start (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+  }
+  if (emulator && 'missing' in emulator) {
+    console.log(`emulator: not installed (${emulator.missing})`);
+  } else if (emulator) {
+    try {
+      console.log(`emulator: ${emulator.description}`);
+      theirs = await measurePubsubRest(emulator, options);
+    } finally {
+      await emulator.stop();
+    }
+    warnDuplicates('emulator', theirs);
+  }
+  return toResults(options, mine, theirs);
+}
+
+function warnDuplicates(name: string, figures: PubsubRestFigures): void {
+  if (figures.duplicates > 0) console.log(`${name}: WARNING ${figures.duplicates} messages were delivered more than once during the drain`);
 }

@@ -1,41 +1,37 @@
 /**
- * `npm run bench -- [name...]`: runs the named benchmarks (all without names) and prints each
- * figure for mailwatch and for its peer measured in the same run, with the ratio. The two
- * targets run one after the other, so they never compete for the machine's cores.
+ * `npm run bench -- [name...]` (or `node bench/run.ts [name...]` in packages/server): runs the
+ * named benchmarks, all of them without a name, and prints for each a table of mailwatch's
+ * figures next to the official emulator's, measured in the same run.
+ *
+ * Environment: BENCH_SCALE (e.g. 0.1 for a smoke run), BENCH_CLIENTS (requests in flight, 4),
+ * BENCH_MAILWATCH_FLAGS (extra `mailwatch serve` flags, e.g. "--fsync"),
+ * BENCH_CPU_PROF=<dir> (run mailwatch with --cpu-prof, profiles written to <dir> on exit).
  */
-import { describeMachine, printTable, startMailwatchProcess, startPeer, type Measurement, type Target } from './lib.ts';
+import { describeMachine, formatTable, type Result } from './lib.ts';
 import { pubsubRest } from './pubsub-rest.ts';
 
-type Benchmark = (target: Target) => Promise<Measurement[]>;
-
-const BENCHMARKS: Record<string, { title: string; run: Benchmark }> = {
-  'pubsub-rest': { title: 'Pub/Sub REST throughput', run: pubsubRest },
+const BENCHMARKS: Record<string, () => Promise<Result[]>> = {
+  'pubsub-rest': pubsubRest,
 };
 
-const wanted = process.argv.slice(2);
-const unknown = wanted.filter((name) => !(name in BENCHMARKS));
+const wanted = process.argv.slice(2).filter((arg) => arg !== '--');
+const unknown = wanted.filter((name) => !Object.hasOwn(BENCHMARKS, name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   process.exit(2);
 }
 
-async function measureOn(start: () => Promise<Target | undefined>, run: Benchmark): Promise<{ name?: string; figures?: Measurement[] }> {
-  const target = await start();
-  if (!target) return {};
+console.log(describeMachine());
+let failed = false;
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHMARKS)) {
+  console.log('');
   try {
-    return { name: target.name, figures: await run(target) };
-  } finally {
-    await target.stop();
+    const results = await BENCHMARKS[name]();
+    console.log('');
+    console.log(formatTable(name, results));
+  } catch (error) {
+    failed = true;
+    console.error(`${name} failed:`, error);
   }
 }
-
-console.log(describeMachine());
-for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHMARKS)) {
-  const { title, run } = BENCHMARKS[name];
-  const mine = await measureOn(() => startMailwatchProcess(), run);
-  const theirs = await measureOn(startPeer, run);
-  printTable(
-    `${title}: mailwatch ${mine.name}, peer ${theirs.name ?? 'none'}`,
-    mine.figures!.map((m, i) => ({ ...m, mailwatch: m.value, peer: theirs.figures?.[i].value })),
-  );
-}
+process.exitCode = failed ? 1 : 0;

@@ -22,9 +22,14 @@ export function createOnePortServer(http: HttpServer, grpcServer: grpc.Server): 
       socket.off('data', onData);
       socket.pause();
       socket.unshift(buffered);
-      if (isPreface) injector.injectConnection(socket);
-      else http.emit('connection', socket);
-      socket.resume();
+      if (isPreface) {
+        // HTTP/2 reads the bytes put back from the socket's buffer itself; resuming the
+        // stream here would hand them to nobody.
+        injector.injectConnection(socket);
+      } else {
+        http.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
