@@ -166,7 +166,7 @@ export async function measurePubsubRest(target: Target, options: PubsubRestOptio
     const warmPublished = await publish(client, warm.topic, bodies, warmRequests, options);
     await drain(client, warm.subscription, warmPublished, options);
 
-    const { topic, subscription } = await createTopicAndSubscription(client, 't');
+    const { topic, subscription } = await createTopicAndSubscription(client, 'bench');
     const requests = Math.max(1, Math.round(options.messages / options.batch));
     let published = 0;
     log(`${target.name}: publishing ${requests * options.batch} messages`);

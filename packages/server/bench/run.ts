@@ -8,10 +8,12 @@
  * BENCH_CPU_PROF=<dir> (run mailwatch with --cpu-prof, profiles written to <dir> on exit).
  */
 import { describeMachine, formatTable, type Result } from './lib.ts';
+import { pubsubGrpc } from './pubsub-grpc.ts';
 import { pubsubRest } from './pubsub-rest.ts';
 
 const BENCHMARKS: Record<string, () => Promise<Result[]>> = {
   'pubsub-rest': pubsubRest,
+  'pubsub-grpc': pubsubGrpc,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');
