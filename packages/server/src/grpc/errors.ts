@@ -21,11 +21,13 @@ export function toServiceError(error: unknown, logger: Logger): Partial<ServiceE
     const root = loadProtoRoot();
     const info = root.lookupType('google.rpc.ErrorInfo');
     const status = root.lookupType('google.rpc.Status');
+    // protobufjs bundles google.protobuf.Any with its proto field names (type_url).
     const any = {
-      typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo',
-      value: info.encode(info.fromObject({ reason: error.reason ?? error.status, domain: 'pubsub.googleapis.com', metadata: error.metadata ?? {} })).finish(),
+      type_url: 'type.googleapis.com/google.rpc.ErrorInfo',
+      value: info.encode({ reason: error.reason ?? error.status, domain: 'pubsub.googleapis.com', metadata: error.metadata ?? {} }).finish(),
     };
-    const encoded = status.encode(status.fromObject({ code, message: error.message, details: [any] })).finish();
+    // encode() without fromObject(): protobufjs' Any wrapper would drop the type url.
+    const encoded = status.encode({ code, message: error.message, details: [any] }).finish();
     metadata.set('grpc-status-details-bin', Buffer.from(encoded));
   }
   return { code, details: error.message, metadata };

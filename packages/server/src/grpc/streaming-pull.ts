@@ -66,7 +66,7 @@ class PullStream {
     else if (r.streamAckDeadlineSeconds !== undefined) this.#deadlineMs = deadlineMs(r.streamAckDeadlineSeconds);
     const name = this.#row!.subscription.name;
     const { leases } = this.#deps;
-    if (r.ackIds?.length) await leases.acknowledge(name, r.ackIds);
+    if (r.ackIds?.length) await leases.acknowledge(name, r.ackIds).catch(ignoreExactlyOnceFailure);
     const ids: string[] = r.modifyDeadlineAckIds ?? [];
     const seconds: number[] = r.modifyDeadlineSeconds ?? [];
     if (ids.length !== seconds.length) {
@@ -76,7 +76,7 @@ class PullStream {
     }
     const bySeconds = new Map<number, string[]>();
     ids.forEach((id, i) => bySeconds.set(seconds[i], [...(bySeconds.get(seconds[i]) ?? []), id]));
-    for (const [s, group] of bySeconds) await leases.modifyAckDeadline(name, group, s);
+    for (const [s, group] of bySeconds) await leases.modifyAckDeadline(name, group, s).catch(ignoreExactlyOnceFailure);
   }
 
   async #open(r: Record<string, any>): Promise<void> {
@@ -162,6 +162,15 @@ class PullStream {
     this.#wake?.();
     for (const teardown of this.#teardown.splice(0)) teardown();
   }
+}
+
+/**
+ * Per-id failures of acks sent on the stream are not an error of the stream: Google reports
+ * them in acknowledge_confirmation, which the Node client ignores (reference/pubsub.md).
+ */
+function ignoreExactlyOnceFailure(error: unknown): void {
+  if (error instanceof ApiError && error.reason === 'EXACTLY_ONCE_ACKID_FAILURE') return;
+  throw error;
 }
 
 function deadlineMs(seconds: number): number {

@@ -114,10 +114,14 @@ export interface BrokerStore {
   /** Inserts the messages and their backlog rows; returns message ids, or undefined if the topic is gone. */
   publish(batch: PublishBatch): Promise<string[] | undefined>;
   lease(request: LeaseRequest): Promise<LeaseResult>;
-  /** Acks current deliveries; stale refs are ignored. Returns how many were acked. */
-  acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean): Promise<number>;
-  /** Changes deadlines of current deliveries; stale refs are ignored. */
-  modifyDeadlines(subscriptionId: number, changes: DeadlineChange[]): Promise<number>;
+  /**
+   * Acks current deliveries; stale refs are ignored. With `liveAt`, only deliveries whose lease
+   * is still running at that time count (exactly-once delivery). Returns, per ref, whether it
+   * was acked.
+   */
+  acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean, liveAt?: number): Promise<boolean[]>;
+  /** Changes deadlines of current deliveries; stale refs are ignored. `liveAt` as for acknowledge. */
+  modifyDeadlines(subscriptionId: number, changes: DeadlineChange[], liveAt?: number): Promise<boolean[]>;
   /** Publishes to the dead-letter topic and acks the originals, in one transaction. */
   forwardToDeadLetter(subscriptionId: number, refs: AckRef[], batch: PublishBatch): Promise<void>;
   /** How many unacked messages the subscription holds (for tests and the admin API). */

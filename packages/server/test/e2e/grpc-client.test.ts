@@ -5,6 +5,7 @@
  */
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.ts';
 import { emulatorMissingReason, startEmulator } from '../helpers/emulator.ts';
 import { startMailwatch } from '../helpers/server.ts';
 
@@ -203,4 +204,30 @@ describe.each(targets)('@google-cloud/pubsub against %s', (label, start) => {
     const [received] = ((await response.json()) as any).receivedMessages;
     expect(received.message).toMatchObject({ messageId: id, data: Buffer.from('both').toString('base64') });
   });
+});
+
+describe('exactly-once delivery with @google-cloud/pubsub (mailwatch; the emulator does not emulate it)', () => {
+  it('ackWithResponse succeeds within the lease and fails INVALID once the lease has expired', async () => {
+    const clock = new ManualClock(Date.now());
+    const server = await startMailwatch({ clock });
+    const pubsub = new PubSub({ projectId: 'eod', apiEndpoint: `127.0.0.1:${server.port}`, emulatorMode: true });
+    try {
+      const [topic] = await pubsub.createTopic('eod-topic');
+      const [sub] = await topic.createSubscription('eod-sub', { enableExactlyOnceDelivery: true, ackDeadlineSeconds: 60 });
+      const held: Message[] = [];
+      sub.on('message', (m: Message) => held.push(m));
+      await topic.publishMessage({ data: Buffer.from('first') });
+      await vi.waitFor(() => expect(held).toHaveLength(1));
+      expect(await held[0].ackWithResponse()).toBe('SUCCESS');
+
+      await topic.publishMessage({ data: Buffer.from('second') });
+      await vi.waitFor(() => expect(held).toHaveLength(2));
+      clock.advance(10 * 60_000); // the lease runs out before the client extends it (its timers are real time)
+      await expect(held[1].ackWithResponse()).rejects.toMatchObject({ errorCode: 'INVALID' });
+      await sub.close();
+    } finally {
+      await pubsub.close();
+      await server.stop();
+    }
+  }, 30_000);
 });

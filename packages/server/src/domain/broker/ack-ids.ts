@@ -23,8 +23,32 @@ export const invalidAckId = (ackId: string): ApiError =>
  */
 export function parseAckIds(ackIds: readonly string[], subscriptionId: number): AckRef[] {
   return ackIds.map((ackId) => {
-    const match = ACK_ID.exec(ackId);
-    if (!match || Number(match[1]) !== subscriptionId) throw invalidAckId(ackId);
-    return { seq: Number(match[2]), deliveryCount: Number(match[3]) };
+    const ref = parseAckId(ackId, subscriptionId);
+    if (!ref) throw invalidAckId(ackId);
+    return ref;
   });
+}
+
+/** One ack id, or undefined when it is malformed or of another subscription. */
+export function parseAckId(ackId: string, subscriptionId: number): AckRef | undefined {
+  const match = ACK_ID.exec(ackId);
+  if (!match || Number(match[1]) !== subscriptionId) return undefined;
+  return { seq: Number(match[2]), deliveryCount: Number(match[3]) };
+}
+
+/**
+ * Exactly-once delivery: acks and modacks on ids that are expired, already used or malformed
+ * fail one by one. The client reads google.rpc.ErrorInfo, whose metadata maps each failed id
+ * to PERMANENT_FAILURE_INVALID_ACK_ID (@google-cloud/pubsub src/ack-metadata.ts; reference/
+ * pubsub.md, "Exactly-once ack errors"); the ids that succeeded are not listed.
+ */
+export function exactlyOnceFailure(failed: readonly string[]): ApiError {
+  return new ApiError(
+    'INVALID_ARGUMENT',
+    'Some acknowledgement ids in the request were invalid. This could be because the acknowledgement ids have expired or the acknowledgement ids were malformed.',
+    {
+      reason: 'EXACTLY_ONCE_ACKID_FAILURE',
+      metadata: Object.fromEntries(failed.map((id) => [id, 'PERMANENT_FAILURE_INVALID_ACK_ID'])),
+    },
+  );
 }

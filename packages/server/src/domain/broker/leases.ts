@@ -9,7 +9,8 @@
 import { durationMs } from '../duration.ts';
 import { ApiError, invalidArgument } from '../errors.ts';
 import type { Delivery, SubscriptionRow } from '../../storage/ports.ts';
-import { parseAckIds, formatAckId } from './ack-ids.ts';
+import { exactlyOnceFailure, formatAckId, parseAckId, parseAckIds } from './ack-ids.ts';
+import type { AckRef } from '../../storage/ports.ts';
 import { nextBackoff } from './retry.ts';
 import type { BrokerService } from './service.ts';
 import { MAX_ACK_DEADLINE_SECONDS, expiresAt } from './subscriptions.ts';
@@ -82,8 +83,17 @@ export class Leases {
     const row = await this.#broker.subscriptionRow(name);
     // The emulator's text (EMULATOR_NOTES.md).
     if (ackIds.length === 0) throw invalidArgument('No ack ids specified.');
-    const refs = parseAckIds(ackIds, row.id);
-    await this.#broker.store.acknowledge(row.id, refs, this.#broker.clock.now(), Boolean(row.subscription.retainAckedMessages));
+    const retain = Boolean(row.subscription.retainAckedMessages);
+    const now = this.#broker.clock.now();
+    if (row.subscription.enableExactlyOnceDelivery) {
+      const { valid, failed } = splitAckIds(ackIds, row.id);
+      const acked = await this.#broker.store.acknowledge(row.id, valid.map((v) => v.ref), now, retain, now);
+      valid.forEach((v, i) => acked[i] || failed.push(v.id));
+      this.#broker.signals.released(row.id, ackIds);
+      if (failed.length > 0) throw exactlyOnceFailure(failed);
+      return;
+    }
+    await this.#broker.store.acknowledge(row.id, parseAckIds(ackIds, row.id), now, retain);
     this.#broker.signals.released(row.id, ackIds);
   }
 
@@ -97,6 +107,17 @@ export class Leases {
         `Invalid ack deadline given (ack_deadline=${seconds}). The ack deadline must be between 0 and ${MAX_ACK_DEADLINE_SECONDS} seconds.`,
       );
     }
+    if (row.subscription.enableExactlyOnceDelivery) {
+      const { valid, failed } = splitAckIds(ackIds, row.id);
+      const changed = await this.changeDeadlines(row, valid.map((v) => v.ref), seconds * 1000, false, true);
+      valid.forEach((v, i) => changed[i] || failed.push(v.id));
+      if (seconds === 0) {
+        this.#broker.signals.released(row.id, ackIds);
+        this.#broker.signals.deliverable([row.id]);
+      }
+      if (failed.length > 0) throw exactlyOnceFailure(failed);
+      return;
+    }
     const refs = parseAckIds(ackIds, row.id);
     await this.changeDeadlines(row, refs, seconds * 1000);
     if (seconds === 0) {
@@ -106,10 +127,16 @@ export class Leases {
   }
 
   /** Extends the leases by `ms`, or nacks them when `ms` is 0 (also used by the push runner). */
-  async changeDeadlines(row: SubscriptionRow, refs: { seq: number; deliveryCount: number }[], ms: number, push = false): Promise<void> {
+  async changeDeadlines(
+    row: SubscriptionRow,
+    refs: { seq: number; deliveryCount: number }[],
+    ms: number,
+    push = false,
+    liveOnly = false,
+  ): Promise<boolean[]> {
     const sub = row.subscription;
     const now = this.#broker.clock.now();
-    await this.#broker.store.modifyDeadlines(
+    return this.#broker.store.modifyDeadlines(
       row.id,
       refs.map((ref) => {
         const backoff = nextBackoff(ref.deliveryCount, sub.retryPolicy, push);
@@ -117,6 +144,7 @@ export class Leases {
           ? { ...ref, availableAt: now + backoff, leasedUntil: null }
           : { ...ref, availableAt: now + ms + backoff, leasedUntil: now + ms };
       }),
+      liveOnly ? now : undefined,
     );
   }
 
@@ -149,4 +177,16 @@ export class Leases {
     );
     this.#broker.signals.deliverable([...new Set(targets.flat().map((t) => t.id))]);
   }
+}
+
+/** Under exactly-once delivery a malformed id fails alone instead of failing the request. */
+function splitAckIds(ackIds: readonly string[], subscriptionId: number): { valid: { id: string; ref: AckRef }[]; failed: string[] } {
+  const valid: { id: string; ref: AckRef }[] = [];
+  const failed: string[] = [];
+  for (const id of ackIds) {
+    const ref = parseAckId(id, subscriptionId);
+    if (ref) valid.push({ id, ref });
+    else failed.push(id);
+  }
+  return { valid, failed };
 }

@@ -117,6 +117,15 @@ export class SqliteBrokerStore implements BrokerStore {
       ackRetain: p(
         'UPDATE backlog SET acked_at = ?, leased_until = NULL WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL',
       ),
+      // Exactly-once delivery: an ack counts only while its lease runs.
+      ackDeleteLive: p(
+        'DELETE FROM backlog WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL AND leased_until > ?',
+      ),
+      ackRetainLive: p(
+        `UPDATE backlog SET acked_at = ?, leased_until = NULL
+         WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL AND leased_until > ?`,
+      ),
+      isLive: p('SELECT 1 AS live FROM backlog WHERE sub_id = ? AND seq = ? AND delivery_count = ? AND acked_at IS NULL AND leased_until > ?'),
       // An extension only applies to a live lease: a nack (leased_until NULL) that overtook the
       // receipt modack must not be undone by it (reference/pubsub.md, "Ordering hazard").
       extend: p(
@@ -295,34 +304,36 @@ export class SqliteBrokerStore implements BrokerStore {
     });
   }
 
-  async acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean): Promise<number> {
-    return transaction(this.#db, () => this.#acknowledge(subscriptionId, refs, now, retain));
+  async acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean, liveAt?: number): Promise<boolean[]> {
+    return transaction(this.#db, () => this.#acknowledge(subscriptionId, refs, now, retain, liveAt));
   }
 
   // Must run inside transaction().
-  #acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean): number {
-    let acked = 0;
-    for (const ref of refs) {
-      const result = retain
-        ? this.#sql.ackRetain.run(now, subscriptionId, ref.seq, ref.deliveryCount)
-        : this.#sql.ackDelete.run(subscriptionId, ref.seq, ref.deliveryCount);
-      acked += Number(result.changes);
-    }
-    return acked;
+  #acknowledge(subscriptionId: number, refs: AckRef[], now: number, retain: boolean, liveAt?: number): boolean[] {
+    return refs.map((ref) => {
+      const result =
+        liveAt === undefined
+          ? retain
+            ? this.#sql.ackRetain.run(now, subscriptionId, ref.seq, ref.deliveryCount)
+            : this.#sql.ackDelete.run(subscriptionId, ref.seq, ref.deliveryCount)
+          : retain
+            ? this.#sql.ackRetainLive.run(now, subscriptionId, ref.seq, ref.deliveryCount, liveAt)
+            : this.#sql.ackDeleteLive.run(subscriptionId, ref.seq, ref.deliveryCount, liveAt);
+      return Number(result.changes) === 1;
+    });
   }
 
-  async modifyDeadlines(subscriptionId: number, changes: DeadlineChange[]): Promise<number> {
-    return transaction(this.#db, () => {
-      let changed = 0;
-      for (const c of changes) {
+  async modifyDeadlines(subscriptionId: number, changes: DeadlineChange[], liveAt?: number): Promise<boolean[]> {
+    return transaction(this.#db, () =>
+      changes.map((c) => {
+        if (liveAt !== undefined && !this.#sql.isLive.get(subscriptionId, c.seq, c.deliveryCount, liveAt)) return false;
         const result =
           c.leasedUntil === null
             ? this.#sql.nack.run(c.availableAt, subscriptionId, c.seq, c.deliveryCount)
             : this.#sql.extend.run(c.availableAt, c.leasedUntil, subscriptionId, c.seq, c.deliveryCount);
-        changed += Number(result.changes);
-      }
-      return changed;
-    });
+        return Number(result.changes) === 1;
+      }),
+    );
   }
 
   async forwardToDeadLetter(subscriptionId: number, refs: AckRef[], batch: PublishBatch): Promise<void> {
