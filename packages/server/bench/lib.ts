@@ -223,6 +223,7 @@ export interface Client {
   /** POSTs a JSON body; resolves with the parsed JSON response, rejects on a non-2xx status. */
   post(path: string, body: Buffer | string): Promise<any>;
   put(path: string, body: unknown): Promise<any>;
+  delete(path: string): Promise<any>;
   close(): void;
 }
 
@@ -236,8 +237,8 @@ function createFetchClient(baseUrl: string, connections: number): Client {
   const send = async (method: string, path: string, body: Buffer | string) => {
     const res = await fetch(baseUrl + path, {
       method,
-      body,
-      headers: { 'content-type': 'application/json' },
+      body: body.length > 0 ? body : undefined,
+      headers: body.length > 0 ? { 'content-type': 'application/json' } : {},
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const text = await res.text();
@@ -248,6 +249,7 @@ function createFetchClient(baseUrl: string, connections: number): Client {
   return {
     post: (path, body) => send('POST', path, body),
     put: (path, body) => send('PUT', path, JSON.stringify(body)),
+    delete: (path) => send('DELETE', path, ''),
     close: () => {},
   };
 }
@@ -265,7 +267,7 @@ function createNodeHttpClient(baseUrl: string, connections: number): Client {
           port: base.port,
           method,
           path,
-          headers: { 'content-type': 'application/json', 'content-length': payload.length },
+          headers: payload.length > 0 ? { 'content-type': 'application/json', 'content-length': payload.length } : { 'content-length': 0 },
           timeout: REQUEST_TIMEOUT_MS,
         },
         (res) => {
@@ -294,6 +296,7 @@ function createNodeHttpClient(baseUrl: string, connections: number): Client {
   return {
     post: (path, body) => send('POST', path, body),
     put: (path, body) => send('PUT', path, JSON.stringify(body)),
+    delete: (path) => send('DELETE', path, ''),
     close: () => agent.destroy(),
   };
 }

@@ -5,7 +5,9 @@
  *   with one subscription (so every message is stored for delivery), 200,000 messages;
  * - pull+ack: 4 pullers draining that backlog (pull maxMessages=1000, returnImmediately=true,
  *   then acknowledge the batch) until every message has been acked once.
- * Each target first gets a smaller warm-up round of the same on another topic.
+ * Each target first gets a warm-up round of the same on another topic (at least
+ * `warmupMessages` and `warmupMs` of publishing, then up to `warmupMs` of pull+ack), whose
+ * subscription and topic are then deleted: the JVM needs more than a few requests to warm up.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -30,8 +32,10 @@ export interface PubsubRestOptions {
   dataBytes: number;
   /** Requests in flight, for publishing and for pulling. */
   clients: number;
-  /** Messages of the warm-up round (published and drained, not measured). */
+  /** Warm-up round, not measured: publish at least this many messages and for at least warmupMs... */
   warmupMessages: number;
+  /** ...then pull+ack for at most this long. */
+  warmupMs: number;
   /** Progress lines; default: none. */
   log?: (line: string) => void;
 }
@@ -45,6 +49,7 @@ export function defaultOptions(scale = SCALE): PubsubRestOptions {
     dataBytes: 256,
     clients,
     warmupMessages: Math.max(4000, Math.round(40_000 * scale)),
+    warmupMs: scale >= 0.5 ? 2000 : 1000,
   };
 }
 
@@ -83,14 +88,18 @@ function publishBodies(options: PubsubRestOptions): Buffer[] {
   );
 }
 
-/** Publishes `requests` batches with `clients` requests in flight; resolves with the messages published. */
-async function publish(client: Client, topic: string, bodies: Buffer[], requests: number, options: PubsubRestOptions): Promise<number> {
+/**
+ * Publishes `requests` batches with `clients` requests in flight (and, with `minMs`, goes on
+ * until that much time has passed); resolves with the messages published.
+ */
+async function publish(client: Client, topic: string, bodies: Buffer[], requests: number, options: PubsubRestOptions, minMs = 0): Promise<number> {
   const path = `/v1/${topic}:publish`;
+  const until = performance.now() + minMs;
   let next = 0;
   let published = 0;
   await Promise.all(
     Array.from({ length: Math.min(options.clients, requests) }, async () => {
-      while (next < requests) {
+      while (next < requests || performance.now() < until) {
         const body = bodies[next++ % bodies.length];
         const { messageIds } = (await client.post(path, body)) as { messageIds?: string[] };
         if (messageIds?.length !== options.batch) {
@@ -115,17 +124,18 @@ interface Received {
   message: { messageId: string };
 }
 
-/** Pulls and acks until `expected` distinct messages have been acked. */
-async function drain(client: Client, subscription: string, expected: number, options: PubsubRestOptions): Promise<Drained> {
+/** Pulls and acks until `expected` distinct messages have been acked (or, with `maxMs`, that much time has passed). */
+async function drain(client: Client, subscription: string, expected: number, options: PubsubRestOptions, maxMs = Infinity): Promise<Drained> {
   const pullPath = `/v1/${subscription}:pull`;
   const ackPath = `/v1/${subscription}:acknowledge`;
   const pullBody = Buffer.from(JSON.stringify({ maxMessages: options.batch, returnImmediately: true }));
   const seen = new Set<string>();
   const result: Drained = { acked: 0, pulls: 0, emptyPulls: 0, duplicates: 0 };
   let lastProgress = performance.now();
+  const until = lastProgress + maxMs;
   await Promise.all(
     Array.from({ length: options.clients }, async () => {
-      while (seen.size < expected) {
+      while (seen.size < expected && performance.now() < until) {
         const { receivedMessages = [] } = (await client.post(pullPath, pullBody)) as { receivedMessages?: Received[] };
         result.pulls++;
         if (receivedMessages.length === 0) {
@@ -162,9 +172,11 @@ export async function measurePubsubRest(target: Target, options: PubsubRestOptio
 
     const warm = await createTopicAndSubscription(client, 'warmup');
     const warmRequests = Math.max(1, Math.round(options.warmupMessages / options.batch));
-    log(`${target.name}: warm-up, ${warmRequests * options.batch} messages`);
-    const warmPublished = await publish(client, warm.topic, bodies, warmRequests, options);
-    await drain(client, warm.subscription, warmPublished, options);
+    const warmPublished = await publish(client, warm.topic, bodies, warmRequests, options, options.warmupMs);
+    const warmDrained = await drain(client, warm.subscription, warmPublished, options, options.warmupMs);
+    log(`${target.name}: warm-up published ${warmPublished} and acked ${warmDrained.acked} messages`);
+    await client.delete(`/v1/${warm.subscription}`);
+    await client.delete(`/v1/${warm.topic}`);
 
     const { topic, subscription } = await createTopicAndSubscription(client, 'bench');
     const requests = Math.max(1, Math.round(options.messages / options.batch));
@@ -212,7 +224,7 @@ export async function pubsubRest(): Promise<Result[]> {
   const options: PubsubRestOptions = { ...defaultOptions(), log: (line) => console.error(`  [pubsub-rest] ${line}`) };
   console.log(
     `pubsub-rest: ${formatNumber(options.messages)} messages of ${options.dataBytes} B, ${options.batch} per request, ` +
-      `${options.clients} in flight; warm-up ${formatNumber(options.warmupMessages)} messages`,
+      `${options.clients} in flight; warm-up >= ${formatNumber(options.warmupMessages)} messages and >= ${options.warmupMs} ms`,
   );
 
   const mailwatch = await startMailwatch();

@@ -13,6 +13,7 @@ import { systemClock, type Clock } from './domain/clock.ts';
 import { Leases } from './domain/broker/leases.ts';
 import { BrokerService } from './domain/broker/service.ts';
 import { Signals } from './domain/broker/signals.ts';
+import { Snapshots } from './domain/broker/snapshots.ts';
 import { createGrpcServer } from './grpc/server.ts';
 import { createHttpServer } from './http/server.ts';
 import { createOnePortServer } from './net/one-port.ts';
@@ -98,11 +99,12 @@ export async function startApp(config: Readonly<Config>, overrides: AppOverrides
     const signals = new Signals();
     const broker = new BrokerService(store.broker, clock, signals);
     const leases = new Leases(broker);
+    const snapshots = new Snapshots(broker, store.snapshots);
 
     const shutdown = new AbortController();
-    const http = createHttpServer({ broker, leases, signer, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
+    const http = createHttpServer({ broker, leases, snapshots, signer, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
     await http.ready();
-    const grpcServer = createGrpcServer({ broker, leases, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
+    const grpcServer = createGrpcServer({ broker, leases, snapshots, logger, shutdown: shutdown.signal, pullWaitMs: config.pullWaitMs });
     const listener = createOnePortServer(http.server, grpcServer);
     // The HTTP server receives its connections from the one-port listener and never listens
     // itself; Node starts tracking connections (which close() needs to end idle keep-alive

@@ -3,12 +3,13 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { decodePageToken, encodePageToken } from '../domain/broker/page-token.ts';
 import type { BrokerService } from '../domain/broker/service.ts';
+import type { Snapshots } from '../domain/broker/snapshots.ts';
 import type { NewMessage } from '../domain/broker/types.ts';
-import { page, unary, unimplemented } from './handlers.ts';
+import { page, unary } from './handlers.ts';
 
 const T = (name: string) => `google.pubsub.v1.${name}`;
 
-export function publisher(broker: BrokerService, logger: Logger): UntypedServiceImplementation {
+export function publisher(broker: BrokerService, snapshots: Snapshots, logger: Logger): UntypedServiceImplementation {
   return {
     CreateTopic: unary(logger, T('Topic'), T('Topic'), (r) => broker.createTopic(r.name ?? '', r)),
     UpdateTopic: unary(logger, T('UpdateTopicRequest'), T('Topic'), (r) =>
@@ -33,7 +34,9 @@ export function publisher(broker: BrokerService, logger: Logger): UntypedService
         encodePageToken,
       ),
     ),
-    ListTopicSnapshots: unimplemented(logger, T('Publisher/ListTopicSnapshots')),
+    ListTopicSnapshots: unary(logger, T('ListTopicSnapshotsRequest'), T('ListTopicSnapshotsResponse'), async (r) =>
+      page('snapshots', await snapshots.listForTopic(r.topic ?? '', { pageSize: r.pageSize, pageToken: decodePageToken(r.pageToken) }), encodePageToken),
+    ),
     DeleteTopic: unary(logger, T('DeleteTopicRequest'), 'google.protobuf.Empty', (r) => broker.deleteTopic(r.topic ?? '')),
     DetachSubscription: unary(logger, T('DetachSubscriptionRequest'), T('DetachSubscriptionResponse'), (r) =>
       broker.detachSubscription(r.subscription ?? ''),

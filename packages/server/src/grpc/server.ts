@@ -8,6 +8,7 @@ import * as loader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type { Leases } from '../domain/broker/leases.ts';
 import type { BrokerService } from '../domain/broker/service.ts';
+import type { Snapshots } from '../domain/broker/snapshots.ts';
 import { protoIncludeDirs } from '../protos.ts';
 import { iamPolicy } from './iam.ts';
 import { publisher } from './publisher.ts';
@@ -16,6 +17,7 @@ import { subscriber } from './subscriber.ts';
 export interface GrpcDeps {
   broker: BrokerService;
   leases: Leases;
+  snapshots: Snapshots;
   logger: Logger;
   pullWaitMs: number;
   shutdown: AbortSignal;
@@ -33,7 +35,7 @@ export function createGrpcServer(deps: GrpcDeps): grpc.Server {
   const proto = grpc.loadPackageDefinition(definition) as any;
   // The client sets grpc.max_metadata_size to 4 MiB and may send 10 MB publishes.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 20 * 1024 * 1024, 'grpc.max_send_message_length': 20 * 1024 * 1024 });
-  server.addService(proto.google.pubsub.v1.Publisher.service, publisher(deps.broker, deps.logger));
+  server.addService(proto.google.pubsub.v1.Publisher.service, publisher(deps.broker, deps.snapshots, deps.logger));
   server.addService(proto.google.pubsub.v1.Subscriber.service, subscriber(deps));
   server.addService(proto.google.iam.v1.IAMPolicy.service, iamPolicy(deps.broker, deps.logger));
   return server;

@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import type { Leases } from '../domain/broker/leases.ts';
 import { decodePageToken, encodePageToken } from '../domain/broker/page-token.ts';
 import type { BrokerService } from '../domain/broker/service.ts';
+import type { Snapshots } from '../domain/broker/snapshots.ts';
 import type { ReceivedMessage } from '../domain/broker/types.ts';
-import { page, unary, unimplemented } from './handlers.ts';
+import { page, unary } from './handlers.ts';
 import { streamingPull } from './streaming-pull.ts';
 
 const T = (name: string) => `google.pubsub.v1.${name}`;
@@ -14,6 +15,7 @@ const EMPTY = 'google.protobuf.Empty';
 export interface SubscriberDeps {
   broker: BrokerService;
   leases: Leases;
+  snapshots: Snapshots;
   logger: Logger;
   pullWaitMs: number;
   shutdown: AbortSignal;
@@ -30,7 +32,7 @@ export function receivedToProto(received: ReceivedMessage, withDeliveryAttempt: 
 }
 
 export function subscriber(deps: SubscriberDeps): UntypedServiceImplementation {
-  const { broker, leases, logger } = deps;
+  const { broker, leases, snapshots, logger } = deps;
   return {
     CreateSubscription: unary(logger, T('Subscription'), T('Subscription'), (r) => broker.createSubscription(r.name ?? '', r)),
     GetSubscription: unary(logger, T('GetSubscriptionRequest'), T('Subscription'), (r) => broker.getSubscription(r.subscription ?? '')),
@@ -65,11 +67,17 @@ export function subscriber(deps: SubscriberDeps): UntypedServiceImplementation {
     ModifyPushConfig: unary(logger, T('ModifyPushConfigRequest'), EMPTY, (r) =>
       broker.modifyPushConfig(r.subscription ?? '', r.pushConfig ?? {}),
     ),
-    GetSnapshot: unimplemented(logger, T('Subscriber/GetSnapshot')),
-    ListSnapshots: unimplemented(logger, T('Subscriber/ListSnapshots')),
-    CreateSnapshot: unimplemented(logger, T('Subscriber/CreateSnapshot')),
-    UpdateSnapshot: unimplemented(logger, T('Subscriber/UpdateSnapshot')),
-    DeleteSnapshot: unimplemented(logger, T('Subscriber/DeleteSnapshot')),
-    Seek: unimplemented(logger, T('Subscriber/Seek')),
+    GetSnapshot: unary(logger, T('GetSnapshotRequest'), T('Snapshot'), (r) => snapshots.get(r.snapshot ?? '')),
+    ListSnapshots: unary(logger, T('ListSnapshotsRequest'), T('ListSnapshotsResponse'), async (r) =>
+      page('snapshots', await snapshots.list(r.project ?? '', { pageSize: r.pageSize, pageToken: decodePageToken(r.pageToken) }), encodePageToken),
+    ),
+    CreateSnapshot: unary(logger, T('CreateSnapshotRequest'), T('Snapshot'), (r) =>
+      snapshots.create(r.name ?? '', { subscription: r.subscription, labels: r.labels }),
+    ),
+    UpdateSnapshot: unary(logger, T('UpdateSnapshotRequest'), T('Snapshot'), (r) =>
+      snapshots.update(r.snapshot?.name ?? '', r.snapshot ?? {}, r.updateMask ?? []),
+    ),
+    DeleteSnapshot: unary(logger, T('DeleteSnapshotRequest'), EMPTY, (r) => snapshots.delete(r.snapshot ?? '')),
+    Seek: unary(logger, T('SeekRequest'), T('SeekResponse'), (r) => snapshots.seek(r.subscription ?? '', { time: r.time, snapshot: r.snapshot })),
   };
 }

@@ -135,6 +135,44 @@ export interface BrokerStore {
   sweep(now: number, retention: { defaultMs: number }): Promise<{ subscriptions: number; messages: number }>;
 }
 
+/** A snapshot as stored. */
+export interface SnapshotRow {
+  id: number;
+  name: string;
+  topic: string;
+  labels?: Record<string, string>;
+  /** Epoch ms. */
+  expireAt: number;
+}
+
+/** A message a seek may restore, for the subscription's filter. */
+export interface SeekCandidate {
+  seq: number;
+  attributes: Record<string, string>;
+}
+
+export interface SnapshotStore {
+  /**
+   * Takes a snapshot of the subscription's unacked messages; it expires when the oldest of them
+   * is `maxAgeMs` old (or `maxAgeMs` from now without any). Undefined when the name is taken.
+   */
+  createSnapshot(name: string, topic: string, subscriptionId: number, labels: Record<string, string> | undefined, now: number, maxAgeMs: number): Promise<SnapshotRow | undefined>;
+  getSnapshot(name: string): Promise<SnapshotRow | undefined>;
+  listSnapshots(project: string, pageSize: number, after: string | undefined): Promise<Page<SnapshotRow>>;
+  listTopicSnapshots(topic: string, pageSize: number, after: string | undefined): Promise<Page<string>>;
+  updateSnapshot(snapshot: SnapshotRow): Promise<boolean>;
+  deleteSnapshot(name: string): Promise<boolean>;
+  /** The messages the snapshot holds that still exist. */
+  snapshotCandidates(snapshotId: number): Promise<SeekCandidate[]>;
+  /** Replaces the subscription's backlog by these messages, all deliverable at `now`. */
+  restoreBacklog(subscriptionId: number, seqs: number[], ordered: boolean, now: number): Promise<void>;
+  /**
+   * Seek to a time: messages published before it count as acknowledged, those published at
+   * or after it (retained acked ones included) as unacknowledged and deliverable at `now`.
+   */
+  seekToTime(subscriptionId: number, time: number, now: number, retain: boolean): Promise<void>;
+}
+
 export interface KeyValueStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
@@ -142,6 +180,7 @@ export interface KeyValueStore {
 
 export interface Store {
   readonly broker: BrokerStore;
+  readonly snapshots: SnapshotStore;
   readonly settings: KeyValueStore;
   close(): Promise<void>;
 }

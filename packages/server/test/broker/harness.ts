@@ -9,6 +9,7 @@ import { ManualClock } from '../../src/domain/clock.ts';
 import { Leases } from '../../src/domain/broker/leases.ts';
 import { BrokerService } from '../../src/domain/broker/service.ts';
 import { Signals } from '../../src/domain/broker/signals.ts';
+import { Snapshots } from '../../src/domain/broker/snapshots.ts';
 import type { ReceivedMessage } from '../../src/domain/broker/types.ts';
 import type { Store } from '../../src/storage/ports.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/index.ts';
@@ -17,6 +18,7 @@ export interface Harness {
   clock: ManualClock;
   broker: BrokerService;
   leases: Leases;
+  snapshots: Snapshots;
   store: Store;
   /** Pulls without waiting. */
   pull(sub: string, max?: number): Promise<ReceivedMessage[]>;
@@ -35,6 +37,7 @@ export function openHarness(): Harness {
     clock,
     broker,
     leases,
+    snapshots: new Snapshots(broker, store.snapshots),
     store,
     pull: (sub, max = 100) => leases.pull(sub, { maxMessages: max, waitMs: 0 }),
     publish: (topic, ...data) => broker.publish(topic, data.map((d) => ({ data: Buffer.from(d), attributes: {} }))),

@@ -194,6 +194,24 @@ describe.each(targets)('@google-cloud/pubsub against %s', (label, start) => {
     expect(permissions).toEqual({ 'pubsub.topics.publish': true, 'pubsub.topics.delete': true });
   });
 
+  it('replays with snapshots and seek', async () => {
+    const [topic] = await pubsub.createTopic(unique('seek'));
+    const [sub] = await topic.createSubscription(unique('seek-sub'), { retainAckedMessages: true });
+    await topic.publishMessage({ data: Buffer.from('before') });
+    const [snapshot] = await sub.createSnapshot(unique('snap'));
+    await topic.publishMessage({ data: Buffer.from('after') });
+    const first = await receive(sub, 2);
+    expect(first.map((m) => m.data.toString()).sort()).toEqual(['after', 'before']);
+    await sub.close();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the client flush its acks
+
+    await sub.seek(snapshot.name);
+    const replayed = await receive(sub, 2);
+    expect(replayed.map((m) => m.data.toString()).sort()).toEqual(['after', 'before']);
+    await sub.close();
+    await snapshot.delete();
+  });
+
   it.runIf(isMailwatch)('serves REST and gRPC on one port: create over REST, publish over gRPC, pull over REST', async () => {
     const topicName = `projects/grpc-e2e/topics/${unique('mixed')}`;
     const subName = `projects/grpc-e2e/subscriptions/${unique('mixed-sub')}`;

@@ -8,9 +8,10 @@
 import { ApiError, invalidArgument } from '../../domain/errors.ts';
 import type { BrokerService } from '../../domain/broker/service.ts';
 import type { Leases } from '../../domain/broker/leases.ts';
+import type { Snapshots } from '../../domain/broker/snapshots.ts';
 import { decodeMessage, parseJsonBody } from '../proto-json.ts';
 import { decodePageToken } from '../../domain/broker/page-token.ts';
-import { EMPTY, readMessage, wirePage, wirePolicy, wireReceived, wireSubscription, wireTopic } from './wire.ts';
+import { EMPTY, readMessage, wirePage, wirePolicy, wireReceived, wireSnapshot, wireSubscription, wireTopic } from './wire.ts';
 
 export interface RouteContext {
   /** The resource name of the path, e.g. `projects/p/topics/t`. */
@@ -34,14 +35,16 @@ interface Route {
 export interface PubsubDeps {
   broker: BrokerService;
   leases: Leases;
+  snapshots: Snapshots;
   /** How long a pull without returnImmediately waits for a message. */
   pullWaitMs: number;
 }
 
 const TOPIC = 'projects/*/topics/*';
 const SUB = 'projects/*/subscriptions/*';
+const SNAPSHOT = 'projects/*/snapshots/*';
 
-export function pubsubRoutes({ broker, leases, pullWaitMs }: PubsubDeps): Route[] {
+export function pubsubRoutes({ broker, leases, snapshots, pullWaitMs }: PubsubDeps): Route[] {
   const decode = (type: string, ctx: RouteContext) => decodeMessage(type, parseJsonBody(ctx.body));
   const page = (ctx: RouteContext) => ({ pageSize: intParam(ctx.query, 'pageSize'), pageToken: decodePageToken(strParam(ctx.query, 'pageToken')) });
   const unimplemented = (method: string): Handler => async () => {
@@ -105,7 +108,11 @@ export function pubsubRoutes({ broker, leases, pullWaitMs }: PubsubDeps): Route[
       shape: `${TOPIC}/subscriptions`,
       handler: async (ctx) => wirePage('subscriptions', await broker.listTopicSubscriptions(ctx.name, page(ctx))),
     },
-    { method: 'GET', shape: `${TOPIC}/snapshots`, handler: unimplemented('google.pubsub.v1.Publisher/ListTopicSnapshots') },
+    {
+      method: 'GET',
+      shape: `${TOPIC}/snapshots`,
+      handler: async (ctx) => wirePage('snapshots', await snapshots.listForTopic(ctx.name, page(ctx))),
+    },
     {
       method: 'POST',
       shape: TOPIC,
@@ -189,19 +196,48 @@ export function pubsubRoutes({ broker, leases, pullWaitMs }: PubsubDeps): Route[
       },
     },
     { method: 'POST', shape: SUB, verb: 'detach', handler: async (ctx) => (await broker.detachSubscription(ctx.name), EMPTY) },
-    { method: 'POST', shape: SUB, verb: 'seek', handler: unimplemented('google.pubsub.v1.Subscriber/Seek') },
+    {
+      method: 'POST',
+      shape: SUB,
+      verb: 'seek',
+      handler: async (ctx) => {
+        await broker.subscriptionRow(ctx.name);
+        const request = decode('google.pubsub.v1.SeekRequest', ctx);
+        await snapshots.seek(ctx.name, { time: request.time, snapshot: request.snapshot });
+        return EMPTY;
+      },
+    },
     ...iam(SUB),
 
     // Project IAM (Resource Manager's v1 shape, `projects/p:getIamPolicy`).
     ...iam('projects/*'),
 
+    // Snapshots.
+    {
+      method: 'PUT',
+      shape: SNAPSHOT,
+      handler: async (ctx) => {
+        const request = decode('google.pubsub.v1.CreateSnapshotRequest', ctx);
+        return wireSnapshot(await snapshots.create(ctx.name, { subscription: request.subscription, labels: request.labels }));
+      },
+    },
+    { method: 'GET', shape: SNAPSHOT, handler: async (ctx) => wireSnapshot(await snapshots.get(ctx.name)) },
+    {
+      method: 'PATCH',
+      shape: SNAPSHOT,
+      handler: async (ctx) => {
+        const request = decode('google.pubsub.v1.UpdateSnapshotRequest', ctx);
+        return wireSnapshot(await snapshots.update(ctx.name, request.snapshot ?? {}, request.updateMask ?? []));
+      },
+    },
+    { method: 'DELETE', shape: SNAPSHOT, handler: async (ctx) => (await snapshots.delete(ctx.name), EMPTY) },
+    {
+      method: 'GET',
+      shape: 'projects/*/snapshots',
+      handler: async (ctx) => wirePage('snapshots', await snapshots.list(ctx.name, page(ctx)), wireSnapshot),
+    },
+
     // Not served yet: answered with UNIMPLEMENTED, never a 404 page.
-    ...['GET', 'PUT', 'PATCH', 'DELETE'].map((method) => ({
-      method,
-      shape: 'projects/*/snapshots/*',
-      handler: unimplemented('google.pubsub.v1.Subscriber/Snapshots'),
-    })),
-    { method: 'GET', shape: 'projects/*/snapshots', handler: unimplemented('google.pubsub.v1.Subscriber/ListSnapshots') },
     ...['GET', 'POST'].map((method) => ({ method, shape: 'projects/*/schemas', handler: unimplemented('google.pubsub.v1.SchemaService') })),
     ...['GET', 'DELETE', 'PATCH'].map((method) => ({ method, shape: 'projects/*/schemas/*', handler: unimplemented('google.pubsub.v1.SchemaService') })),
   ];

@@ -5,6 +5,7 @@
  */
 import type { Policy } from '../../domain/broker/iam.ts';
 import { encodePageToken } from '../../domain/broker/page-token.ts';
+import type { Snapshot } from '../../domain/broker/snapshots.ts';
 import type { Page } from '../../storage/ports.ts';
 import type { NewMessage, ReceivedMessage, Subscription, Topic } from '../../domain/broker/types.ts';
 
@@ -56,4 +57,13 @@ export function wirePolicy(policy: Policy): Record<string, unknown> {
   if (policy.bindings.length > 0) out.bindings = policy.bindings;
   out.etag = policy.etag.toString('base64');
   return out;
+}
+
+export function wireSnapshot(snapshot: Snapshot): Record<string, unknown> {
+  return {
+    name: snapshot.name,
+    topic: snapshot.topic,
+    expireTime: publishTime(snapshot.expireTime),
+    ...(snapshot.labels ? { labels: snapshot.labels } : {}),
+  };
 }

@@ -146,8 +146,15 @@ export class SqliteBrokerStore implements BrokerStore {
       dropOrphanBacklog: p('DELETE FROM backlog WHERE sub_id NOT IN (SELECT id FROM subscriptions)'),
       dropUnreferenced: p(
         `DELETE FROM messages WHERE seq IN (
-           SELECT m.seq FROM messages m WHERE NOT EXISTS (SELECT 1 FROM backlog b WHERE b.seq = m.seq) LIMIT 10000)`,
+           SELECT m.seq FROM messages m WHERE NOT EXISTS (SELECT 1 FROM backlog b WHERE b.seq = m.seq)
+             AND NOT EXISTS (SELECT 1 FROM snapshot_messages s WHERE s.seq = m.seq) LIMIT 10000)`,
       ),
+      // Snapshots of the topic keep every message published after they were taken.
+      snapshotPublish: p(
+        'INSERT INTO snapshot_messages (snapshot_id, seq) SELECT id, ? FROM snapshots WHERE topic = ? AND expire_at > ?',
+      ),
+      expiredSnapshotMessages: p('DELETE FROM snapshot_messages WHERE snapshot_id IN (SELECT id FROM snapshots WHERE expire_at <= ?)'),
+      expiredSnapshots: p('DELETE FROM snapshots WHERE expire_at <= ?'),
     };
   }
 
@@ -275,6 +282,7 @@ export class SqliteBrokerStore implements BrokerStore {
       const attributes = Object.keys(m.attributes).length > 0 ? JSON.stringify(m.attributes) : null;
       const seq = Number(this.#sql.insertMessage.run(topic, m.data, attributes, m.orderingKey || null, now).lastInsertRowid);
       ids.push(String(seq));
+      this.#sql.snapshotPublish.run(seq, topic, now);
       for (const target of targets[i]) {
         this.#sql.insertBacklog.run(target.id, seq, target.ordered && m.orderingKey ? m.orderingKey : null, now, now);
       }
@@ -371,6 +379,8 @@ export class SqliteBrokerStore implements BrokerStore {
       for (const { id, retention_ms } of this.#sql.retentionBySub.all() as { id: number; retention_ms: number }[]) {
         this.#sql.dropExpiredBacklog.run(id, now - retention_ms);
       }
+      this.#sql.expiredSnapshotMessages.run(now);
+      this.#sql.expiredSnapshots.run(now);
       const messages = Number(this.#sql.dropUnreferenced.run().changes);
       return { subscriptions: expired.length, messages };
     });

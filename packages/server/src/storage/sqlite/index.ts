@@ -4,6 +4,7 @@ import type { Store } from '../ports.ts';
 import { SqliteBrokerStore } from './broker-store.ts';
 import { openDatabase } from './db.ts';
 import { SqliteSettingsStore } from './settings-store.ts';
+import { SqliteSnapshotStore } from './snapshot-store.ts';
 
 export interface SqliteOptions {
   /** Data directory; the database is `mailwatch.db` inside. Ignored with `memory`. */
@@ -20,6 +21,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
   const db = openDatabase({ path, fsync: options.fsync });
   return {
     broker: new SqliteBrokerStore(db),
+    snapshots: new SqliteSnapshotStore(db),
     settings: new SqliteSettingsStore(db),
     async close() {
       if (db.isOpen) db.close();
