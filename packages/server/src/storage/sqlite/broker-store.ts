@@ -3,7 +3,7 @@
  * one BEGIN IMMEDIATE ... COMMIT on the single connection, so no two calls interleave and
  * every call has committed when its promise resolves.
  */
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { durationMs } from '../../domain/duration.ts';
 import { DELETED_TOPIC } from '../../domain/broker/names.ts';
 import type { Message, Subscription, Topic } from '../../domain/broker/types.ts';
@@ -21,6 +21,9 @@ import type {
   SubscriptionRow,
 } from '../ports.ts';
 import { transaction } from './db.ts';
+
+/** Rows per multi-row INSERT (5 parameters each, well under SQLite's limit of 32,766). */
+const PUBLISH_CHUNK = 200;
 
 interface SubscriptionDbRow {
   id: number;
@@ -61,6 +64,7 @@ export class SqliteBrokerStore implements BrokerStore {
   readonly capabilities = { skipLocked: false, listenNotify: false };
   readonly #db: DatabaseSync;
   readonly #sql: Record<string, StatementSync>;
+  readonly #insertMessagesBy = new Map<number, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -150,6 +154,11 @@ export class SqliteBrokerStore implements BrokerStore {
              AND NOT EXISTS (SELECT 1 FROM snapshot_messages s WHERE s.seq = m.seq) LIMIT 10000)`,
       ),
       // Snapshots of the topic keep every message published after they were taken.
+      topicHasSnapshots: p('SELECT 1 AS found FROM snapshots WHERE topic = ? AND expire_at > ? LIMIT 1'),
+      insertBacklogRange: p(
+        `INSERT INTO backlog (sub_id, seq, ordering_key, publish_time, available_at)
+         SELECT ?, seq, NULL, ?, ? FROM messages WHERE seq BETWEEN ? AND ? ON CONFLICT DO NOTHING`,
+      ),
       snapshotPublish: p(
         'INSERT INTO snapshot_messages (snapshot_id, seq) SELECT id, ? FROM snapshots WHERE topic = ? AND expire_at > ?',
       ),
@@ -276,18 +285,45 @@ export class SqliteBrokerStore implements BrokerStore {
   // Must run inside transaction().
   #publish({ topic, messages, targets, now }: PublishBatch): string[] | undefined {
     if (!this.#sql.topicExists.get(topic)) return undefined;
-    const ids: string[] = [];
+    // Messages go in by multi-row statements (about half the cost of one row per statement,
+    // measured with bench/pubsub-rest.ts); in one statement their seqs are consecutive.
+    const seqs: number[] = [];
+    for (let start = 0; start < messages.length; start += PUBLISH_CHUNK) {
+      const chunk = messages.slice(start, start + PUBLISH_CHUNK);
+      const values: SQLInputValue[] = [];
+      for (const m of chunk) {
+        const attributes = Object.keys(m.attributes).length > 0 ? JSON.stringify(m.attributes) : null;
+        values.push(topic, m.data, attributes, m.orderingKey || null, now);
+      }
+      const last = Number(this.#insertMessages(chunk.length).run(...values).lastInsertRowid);
+      for (let i = chunk.length - 1; i >= 0; i--) seqs.push(last - i);
+    }
+    const hasSnapshots = this.#sql.topicHasSnapshots.get(topic, now) !== undefined;
+    const sameTargets = targets.every((t) => t.length === targets[0].length && t.every((x, j) => x.id === targets[0][j].id));
+    if (sameTargets && !messages.some((m) => m.orderingKey)) {
+      // The common case (no filter split the batch, no ordering keys): one statement per subscription.
+      for (const target of targets[0] ?? []) this.#sql.insertBacklogRange.run(target.id, now, now, seqs[0], seqs[seqs.length - 1]);
+      if (hasSnapshots) for (const seq of seqs) this.#sql.snapshotPublish.run(seq, topic, now);
+      return seqs.map(String);
+    }
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
-      const attributes = Object.keys(m.attributes).length > 0 ? JSON.stringify(m.attributes) : null;
-      const seq = Number(this.#sql.insertMessage.run(topic, m.data, attributes, m.orderingKey || null, now).lastInsertRowid);
-      ids.push(String(seq));
-      this.#sql.snapshotPublish.run(seq, topic, now);
+      if (hasSnapshots) this.#sql.snapshotPublish.run(seqs[i], topic, now);
       for (const target of targets[i]) {
-        this.#sql.insertBacklog.run(target.id, seq, target.ordered && m.orderingKey ? m.orderingKey : null, now, now);
+        this.#sql.insertBacklog.run(target.id, seqs[i], target.ordered && m.orderingKey ? m.orderingKey : null, now, now);
       }
     }
-    return ids;
+    return seqs.map(String);
+  }
+
+  #insertMessages(rows: number): StatementSync {
+    let statement = this.#insertMessagesBy.get(rows);
+    if (!statement) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?)').join(', ');
+      statement = this.#db.prepare(`INSERT INTO messages (topic, data, attributes, ordering_key, publish_time) VALUES ${values}`);
+      this.#insertMessagesBy.set(rows, statement);
+    }
+    return statement;
   }
 
   async lease(request: LeaseRequest): Promise<LeaseResult> {
