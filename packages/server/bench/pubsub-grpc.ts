@@ -7,13 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PubSub, type Message } from '@google-cloud/pubsub';
-import { SCALE, startEmulatorTarget, startMailwatch, type Result, type Target } from './lib.ts';
+import { SCALE, startEmulatorTarget, startMailwatch, timed, type Result, type Span, type Target } from './lib.ts';
 
 const DATA_BYTES = 256;
 
 interface Figures {
   publishPerSecond: number;
   deliverAckPerSecond: number;
+  publish: Span;
+  receive: Span;
 }
 
 async function measure(target: Target): Promise<Figures> {
@@ -27,30 +29,30 @@ async function measure(target: Target): Promise<Figures> {
     const data = randomBytes(DATA_BYTES);
     await Promise.all(Array.from({ length: 1000 }, () => topic.publishMessage({ data }))); // warm-up, drained below
 
-    const started = performance.now();
-    const inFlight: Promise<string>[] = [];
-    for (let i = 0; i < total; i++) {
-      inFlight.push(topic.publishMessage({ data }));
-      if (inFlight.length >= 10_000) await Promise.all(inFlight.splice(0));
-    }
-    await Promise.all(inFlight);
-    const publishSeconds = (performance.now() - started) / 1000;
+    const publish = await timed(target.pid, async () => {
+      const inFlight: Promise<string>[] = [];
+      for (let i = 0; i < total; i++) {
+        inFlight.push(topic.publishMessage({ data }));
+        if (inFlight.length >= 10_000) await Promise.all(inFlight.splice(0));
+      }
+      await Promise.all(inFlight);
+    });
 
     const expected = total + 1000;
     let acked = 0;
-    const receiveStarted = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      const subscriber = pubsub.subscription(sub.name, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
-      subscriber.on('error', reject);
-      subscriber.on('message', (m: Message) => {
-        m.ack();
-        if (++acked === expected) {
-          void subscriber.close().then(() => resolve());
-        }
-      });
-    });
-    const receiveSeconds = (performance.now() - receiveStarted) / 1000;
-    return { publishPerSecond: total / publishSeconds, deliverAckPerSecond: expected / receiveSeconds };
+    const receive = await timed(target.pid, () =>
+      new Promise<void>((resolve, reject) => {
+        const subscriber = pubsub.subscription(sub.name, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
+        subscriber.on('error', reject);
+        subscriber.on('message', (m: Message) => {
+          m.ack();
+          if (++acked === expected) {
+            void subscriber.close().then(() => resolve());
+          }
+        });
+      }),
+    );
+    return { publishPerSecond: total / publish.seconds, deliverAckPerSecond: expected / receive.seconds, publish, receive };
   } finally {
     await pubsub.close();
   }
@@ -81,5 +83,9 @@ export async function pubsubGrpc(): Promise<Result[]> {
   return [
     { metric: `publish, ${DATA_BYTES} B messages, client batching`, unit: 'msgs/s', mailwatch: mine.publishPerSecond, emulator: theirs?.publishPerSecond },
     { metric: 'StreamingPull deliver+ack, client defaults', unit: 'msgs/s', mailwatch: mine.deliverAckPerSecond, emulator: theirs?.deliverAckPerSecond },
+    { metric: 'publish: server CPU', unit: 'cores', compare: 'none', mailwatch: mine.publish.serverCores ?? NaN, emulator: theirs?.publish.serverCores },
+    { metric: 'publish: client CPU', unit: 'cores', compare: 'none', mailwatch: mine.publish.clientCores, emulator: theirs?.publish.clientCores },
+    { metric: 'deliver+ack: server CPU', unit: 'cores', compare: 'none', mailwatch: mine.receive.serverCores ?? NaN, emulator: theirs?.receive.serverCores },
+    { metric: 'deliver+ack: client CPU', unit: 'cores', compare: 'none', mailwatch: mine.receive.clientCores, emulator: theirs?.receive.clientCores },
   ];
 }
