@@ -249,3 +249,38 @@ describe('exactly-once delivery with @google-cloud/pubsub (mailwatch; the emulat
     }
   }, 30_000);
 });
+
+describe('server shutdown with open streams (mailwatch)', () => {
+  it('ends StreamingPull with a status the client retries: it reconnects to the restarted server', async () => {
+    const first = await startMailwatch();
+    const port = first.port;
+    const dataDir = first.dataDir;
+    const pubsub = new PubSub({ projectId: 'restart', apiEndpoint: `127.0.0.1:${port}`, emulatorMode: true });
+    let second: Awaited<ReturnType<typeof startMailwatch>> | undefined;
+    try {
+      const [topic] = await pubsub.createTopic('restart-topic');
+      const [sub] = await topic.createSubscription('restart-sub');
+      const errors: unknown[] = [];
+      const got: string[] = [];
+      sub.on('error', (error: unknown) => errors.push(error));
+      sub.on('message', (m: Message) => {
+        got.push(m.data.toString());
+        m.ack();
+      });
+      await topic.publishMessage({ data: Buffer.from('before') });
+      await vi.waitFor(() => expect(got).toEqual(['before']));
+
+      // Stop without deleting the data, then serve the same data on the same port.
+      await first.app.stop();
+      second = await startMailwatch({ config: { port, dataDir } });
+      await topic.publishMessage({ data: Buffer.from('after') });
+      await vi.waitFor(() => expect(got).toEqual(['before', 'after']), { timeout: 15_000 });
+      expect(errors).toEqual([]);
+      await sub.close();
+    } finally {
+      await pubsub.close();
+      await second?.stop();
+      await first.stop().catch(() => undefined);
+    }
+  }, 30_000);
+});

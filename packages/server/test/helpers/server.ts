@@ -17,10 +17,12 @@ export interface StartOptions extends AppOverrides {
 
 export interface RunningServer extends App {
   dataDir: string;
+  /** The app alone: stop() it to keep the data directory (a restart test). */
+  app: App;
 }
 
 export async function startMailwatch(options: StartOptions = {}): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mailwatch-test-'));
+  const dataDir = options.config?.dataDir ?? mkdtempSync(join(tmpdir(), 'mailwatch-test-'));
   const config = loadConfig(
     { port: 0, dataDir, memory: options.memory ?? false, logLevel: process.env.MAILWATCH_TEST_LOG ?? 'silent', pullWaitMs: 2000, ...options.config },
     {},
@@ -29,6 +31,7 @@ export async function startMailwatch(options: StartOptions = {}): Promise<Runnin
   return {
     ...app,
     dataDir,
+    app,
     url: app.url,
     async stop() {
       await app.stop();
