@@ -42,7 +42,7 @@ async function measure(target: Target): Promise<Figures> {
     let acked = 0;
     const receive = await timed(target.pid, () =>
       new Promise<void>((resolve, reject) => {
-        const subscriber = pubsub.subscription(sub.name, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
+        const subscriber = pubsub.subscription(sub.name); // the client's defaults: 5 streams, 1,000 messages
         subscriber.on('error', reject);
         subscriber.on('message', (m: Message) => {
           m.ack();

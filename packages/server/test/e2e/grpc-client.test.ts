@@ -168,6 +168,22 @@ describe.each(targets)('@google-cloud/pubsub against %s', (label, start) => {
     await flowSub.close();
   });
 
+  it.runIf(isMailwatch)('counts maxOutstandingMessages across the streams one client opens on its connection', async () => {
+    const [topic] = await pubsub.createTopic(unique('flow5'));
+    const [sub] = await topic.createSubscription(unique('flow5-sub'), { ackDeadlineSeconds: 600 });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => topic.publishMessage({ data: Buffer.from(`f${i}`) })));
+    // 5 streams, each told maxOutstandingMessages 5 (reference/pubsub.md, section 4).
+    const flowSub = pubsub.subscription(sub.name, { flowControl: { maxMessages: 5, allowExcessMessages: false }, streamingOptions: { maxStreams: 5 } });
+    const held: Message[] = [];
+    flowSub.on('message', (m: Message) => held.push(m));
+    await vi.waitFor(() => expect(held).toHaveLength(5));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const response = await fetch(`${target.url}/v1/${sub.name}:pull`, { method: 'POST', body: JSON.stringify({ maxMessages: 100, returnImmediately: true }) });
+    expect((((await response.json()) as any).receivedMessages ?? []).length, 'the client was leased 5, not 25').toBe(25);
+    for (const m of held) m.ack();
+    await flowSub.close();
+  });
+
   it.runIf(isMailwatch)('extends the lease of a slow handler: the message is not delivered twice', async () => {
     const [topic] = await pubsub.createTopic(unique('slow'));
     const [sub] = await topic.createSubscription(unique('slow-sub'), { ackDeadlineSeconds: 10 });
