@@ -198,6 +198,27 @@ describe.each(targets)('@google-cloud/pubsub against %s', (label, start) => {
     await sub.close();
   }, 30_000);
 
+  it.runIf(isMailwatch)('UpdateTopic and UpdateSubscription with update masks, retryPolicy and deadLetterPolicy included', async () => {
+    const [topic] = await pubsub.createTopic(unique('update'));
+    const [dead] = await pubsub.createTopic(unique('update-dead'));
+    const [sub] = await topic.createSubscription(unique('update-sub'));
+    const [updatedTopic] = await topic.setMetadata({ labels: { team: 'mail' }, messageRetentionDuration: { seconds: 7200 } });
+    expect(updatedTopic.labels).toEqual({ team: 'mail' });
+    expect(Number(updatedTopic.messageRetentionDuration?.seconds)).toBe(7200);
+    const [updated] = await sub.setMetadata({
+      ackDeadlineSeconds: 42,
+      retryPolicy: { minimumBackoff: { seconds: 5 }, maximumBackoff: { seconds: 50 } },
+      deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: 7 },
+    });
+    expect(updated.ackDeadlineSeconds).toBe(42);
+    expect(Number(updated.retryPolicy?.minimumBackoff?.seconds)).toBe(5);
+    expect(Number(updated.retryPolicy?.maximumBackoff?.seconds)).toBe(50);
+    expect(updated.deadLetterPolicy).toMatchObject({ deadLetterTopic: dead.name, maxDeliveryAttempts: 7 });
+    const [read] = await sub.getMetadata();
+    expect(read.deadLetterPolicy).toMatchObject({ deadLetterTopic: dead.name, maxDeliveryAttempts: 7 });
+    await expect(sub.setMetadata({ ackDeadlineSeconds: 700 })).rejects.toMatchObject({ code: 3 });
+  });
+
   it.runIf(isMailwatch)('IAM getPolicy, setPolicy and testPermissions', async () => {
     const [topic] = await pubsub.createTopic(unique('iam'));
     const [policy] = await topic.iam.getPolicy();
