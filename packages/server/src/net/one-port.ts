@@ -12,7 +12,8 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export function createOnePortServer(http: HttpServer, grpcServer: grpc.Server): Server {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  return createServer({ pauseOnConnect: false }, (socket: Socket) => {
+  // No Nagle delay: gRPC and HTTP answers are small writes that must leave at once.
+  return createServer({ pauseOnConnect: false, noDelay: true }, (socket: Socket) => {
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
