@@ -15,7 +15,7 @@ export function publisher(broker: BrokerService, snapshots: Snapshots, logger: L
     UpdateTopic: unary(logger, T('UpdateTopicRequest'), T('Topic'), (r) =>
       broker.updateTopic(r.topic?.name ?? '', r.topic ?? {}, r.updateMask ?? []),
     ),
-    Publish: unary(logger, T('PublishRequest'), T('PublishResponse'), async (r) => {
+    Publish: unary(logger, null, T('PublishResponse'), async (r) => {
       const messages: NewMessage[] = (r.messages ?? []).map((m: Record<string, any>) => ({
         data: m.data ?? Buffer.alloc(0),
         attributes: m.attributes ?? {},
