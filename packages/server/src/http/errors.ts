@@ -4,6 +4,7 @@
  * (reference/pubsub.md, "Errors"). Anything that is not an ApiError is a bug: it is logged and
  * answered as INTERNAL without its message.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, HTTP_STATUS, type Status } from '../domain/errors.ts';
 
@@ -45,4 +46,22 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   request.log.error({ err: error }, 'internal error');
   const internal = new ApiError('INTERNAL', 'Internal error encountered.');
   return reply.code(500).type('application/json').send(envelope(internal));
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers too large, malformed
+ * request line): answered in Google's envelope too, then the connection is closed.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const message =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'The request line and headers are larger than the server accepts.'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'The request was not received in time.'
+        : 'The request could not be parsed as HTTP.';
+  const body = JSON.stringify(envelope(new ApiError('INVALID_ARGUMENT', message)));
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { OidcSigner } from '../delivery/oidc.ts';
 import { ApiError } from '../domain/errors.ts';
-import { BODY_LIMIT, sendError } from './errors.ts';
+import { BODY_LIMIT, clientErrorHandler, sendError } from './errors.ts';
 import { matchRoute, pubsubRoutes, type PubsubDeps } from './pubsub/routes.ts';
 
 export interface HttpDeps extends PubsubDeps {
@@ -29,6 +29,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     // Errors Fastify raises before routing (a malformed percent-encoding in the URL).
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    clientErrorHandler,
   });
 
   // Bodies are read as text and parsed by the route (proto3 JSON with Google's error texts),

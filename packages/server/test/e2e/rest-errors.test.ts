@@ -35,6 +35,13 @@ describe('bad input', () => {
     expect(error.message).toMatch(message);
   });
 
+  it('a request line beyond the header limit, refused before routing', async () => {
+    const response = await fetch(`${server.url}/v1/projects/errors/topics/${'x'.repeat(20_000)}`);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   it('an oversized body', async () => {
     const huge = JSON.stringify({ messages: [{ data: Buffer.alloc(17 * 1024 * 1024).toString('base64') }] });
     const { status, error } = await send('POST', `${T}:publish`, huge);
