@@ -55,12 +55,11 @@ function keyStore(settings: KeyValueStore): KeyStore {
 
 /** Fastify waits for requests in flight; after a grace period the rest are cut. */
 async function closeHttp(http: FastifyInstance): Promise<void> {
-  const force = setTimeout(() => http.server.closeAllConnections(), 10_000);
-  try {
-    await http.close();
-  } finally {
-    clearTimeout(force);
-  }
+  // Requests in flight finish (and commit) before the store closes; after a grace period the
+  // rest are cut.
+  await (http as FastifyInstance & { drainRequests(ms: number): Promise<void> }).drainRequests(10_000);
+  http.server.closeAllConnections();
+  await http.close();
 }
 
 /** Lets calls in flight finish for a moment, then cuts the rest. */

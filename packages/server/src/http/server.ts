@@ -37,11 +37,33 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-  // While shutting down, requests still in flight are answered, and their connections closed
-  // after the answer, so keep-alive clients cannot hold the server open.
+  // Requests in flight, so that shutdown can wait for them: connections come from the one-port
+  // router, so the Node server's own close() cannot see them. While shutting down, answers
+  // close their connection, so keep-alive clients cannot hold the server open.
+  let inFlight = 0;
+  const drained = new Set<() => void>();
   app.addHook('onRequest', async (_request, reply) => {
+    inFlight++;
+    reply.raw.once('close', () => {
+      if (--inFlight === 0) for (const resolve of drained) resolve();
+    });
+  });
+  app.addHook('onSend', async (_request, reply) => {
     if (deps.shutdown.aborted) reply.header('connection', 'close');
   });
+  app.decorate('drainRequests', (timeoutMs: number) =>
+    inFlight === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            drained.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(done, timeoutMs);
+          drained.add(done);
+        }),
+  );
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
