@@ -4,7 +4,6 @@
  */
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ApiError } from '../domain/errors.ts';
 import { fromProto, toProto } from './convert.ts';
 import { toServiceError } from './errors.ts';
 
@@ -36,10 +35,6 @@ export function unary(
   };
 }
 
-export function unimplemented(logger: Logger, method: string): UnaryHandler {
-  return (_call, callback) =>
-    callback(toServiceError(new ApiError('UNIMPLEMENTED', `Method ${method} is not implemented by mailwatch yet.`), logger) as never);
-}
 
 export function page<T>(key: string, result: { items: T[]; nextPageToken?: string }, encode: (after: string) => string) {
   return { [key]: result.items, ...(result.nextPageToken ? { nextPageToken: encode(result.nextPageToken) } : {}) };

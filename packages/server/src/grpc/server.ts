@@ -5,23 +5,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
-import type { Logger } from 'pino';
-import type { Leases } from '../domain/broker/leases.ts';
-import type { BrokerService } from '../domain/broker/service.ts';
-import type { Snapshots } from '../domain/broker/snapshots.ts';
 import { protoIncludeDirs } from '../protos.ts';
 import { iamPolicy } from './iam.ts';
 import { publisher } from './publisher.ts';
-import { subscriber } from './subscriber.ts';
+import { subscriber, type SubscriberDeps } from './subscriber.ts';
 
-export interface GrpcDeps {
-  broker: BrokerService;
-  leases: Leases;
-  snapshots: Snapshots;
-  logger: Logger;
-  pullWaitMs: number;
-  shutdown: AbortSignal;
-}
+/** What the services need: the Subscriber's dependencies cover the other two. */
+export type GrpcDeps = SubscriberDeps;
 
 export function createGrpcServer(deps: GrpcDeps): grpc.Server {
   const definition = loader.loadSync(['google/pubsub/v1/pubsub.proto', 'google/iam/v1/iam_policy.proto'], {
