@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createOidcSigner, type KeyStore, type StoredKey } from './delivery/oidc.ts';
+import { sendPush, type SendPush } from './delivery/push-http.ts';
 import { PushRunner } from './delivery/push-runner.ts';
 import { Sweeper } from './delivery/sweeper.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
@@ -22,7 +23,8 @@ import { createSqliteStore } from './storage/sqlite/index.ts';
 
 export interface AppOverrides {
   clock?: Clock & { onAdvance?: (listener: (now: number) => void) => () => void };
-  fetch?: typeof fetch;
+  /** Push transport (default: push-http.ts). */
+  sendPush?: SendPush;
   logger?: Logger;
 }
 
@@ -117,7 +119,7 @@ export async function startApp(config: Readonly<Config>, overrides: AppOverrides
     // Stop accepting; open connections end as the HTTP and gRPC servers close them.
     teardown.push(() => void listener.close());
 
-    const pushRunner = new PushRunner({ broker, leases, signer, fetch: overrides.fetch ?? fetch, logger, pollMs: config.pushPollMs });
+    const pushRunner = new PushRunner({ broker, leases, signer, send: overrides.sendPush ?? sendPush, logger, pollMs: config.pushPollMs });
     pushRunner.start();
     teardown.push(() => pushRunner.stop());
 

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildPushRequest, isAckStatus, PUSH_USER_AGENT, sendPush, type PushMessage, type PushRequest } from './push-request.ts';
+import { sendPush } from './push-http.ts';
+import { buildPushRequest, isAckStatus, PUSH_USER_AGENT, type PushMessage } from './push-request.ts';
 
 const SUBSCRIPTION = 'projects/myproject/subscriptions/mysubscription';
 const ENDPOINT = 'https://www.example.com/my-push-endpoint';
@@ -173,80 +174,6 @@ describe('isAckStatus', () => {
   });
 });
 
-describe('sendPush', () => {
-  const request: PushRequest = { url: 'http://push.test/endpoint', headers: { 'content-type': 'application/json' }, body: '{}' };
-
-  it('POSTs the request without following redirects', async () => {
-    let seen: { url: unknown; init: RequestInit | undefined } | undefined;
-    const fetchImpl = (async (url: unknown, init?: RequestInit) => {
-      seen = { url, init };
-      return new Response(null, { status: 204 });
-    }) as typeof fetch;
-
-    expect(await sendPush(fetchImpl, request, 1000)).toEqual({ ack: true, status: 204 });
-    expect(seen?.url).toBe(request.url);
-    expect(seen?.init).toMatchObject({ method: 'POST', headers: request.headers, body: '{}', redirect: 'manual' });
-    expect(seen?.init?.signal).toBeInstanceOf(AbortSignal);
-  });
-
-  it.each([
-    [200, { ack: true, status: 200 }],
-    [302, { ack: false, status: 302 }],
-    [500, { ack: false, status: 500 }],
-  ])('answers %i with %o', async (status, outcome) => {
-    const fetchImpl = (async () => new Response('body', { status })) as typeof fetch;
-    expect(await sendPush(fetchImpl, request, 1000)).toEqual(outcome);
-  });
-
-  it('turns a network error into a nack with the cause', async () => {
-    const fetchImpl = (async () => {
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
-    }) as typeof fetch;
-    expect(await sendPush(fetchImpl, request, 1000)).toEqual({ ack: false, error: 'fetch failed (ECONNREFUSED)' });
-  });
-
-  it('turns a timeout into a nack', async () => {
-    // Never answers; only the timeout signal ends the attempt.
-    const fetchImpl = ((_url: unknown, init?: RequestInit) =>
-      new Promise((_resolve, reject) => {
-        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
-      })) as typeof fetch;
-    expect(await sendPush(fetchImpl, request, 1)).toEqual({ ack: false, error: 'push timed out after 1 ms' });
-  });
-
-  it('never throws, even for an invalid timeout', async () => {
-    const fetchImpl = (async () => new Response(null, { status: 200 })) as typeof fetch;
-    const outcome = await sendPush(fetchImpl, request, -1);
-    expect(outcome.ack).toBe(false);
-    expect(outcome).toHaveProperty('error');
-  });
-
-  it('cancels a response body that does not end', async () => {
-    let cancelled = false;
-    const endless = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        controller.enqueue(new Uint8Array(16 * 1024));
-      },
-      cancel() {
-        cancelled = true;
-      },
-    });
-    const fetchImpl = (async () => new Response(endless, { status: 200 })) as typeof fetch;
-    expect(await sendPush(fetchImpl, request, 1000)).toEqual({ ack: true, status: 200 });
-    expect(cancelled).toBe(true);
-  });
-
-  it('keeps the status when the body fails mid-read', async () => {
-    const failing = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.error(new Error('reset'));
-      },
-    });
-    const fetchImpl = (async () => new Response(failing, { status: 202 })) as typeof fetch;
-    expect(await sendPush(fetchImpl, request, 1000)).toEqual({ ack: true, status: 202 });
-  });
-});
-
 describe('a push over the wire', () => {
   let server: Server | undefined;
 
@@ -270,7 +197,7 @@ describe('a push over the wire', () => {
     return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/push`, received };
   }
 
-  it('delivers an unwrapped message with UTF-8 metadata through fetch', async () => {
+  it('delivers an unwrapped message with UTF-8 metadata ', async () => {
     const { url, received } = await endpoint(200);
     const request = buildPushRequest(
       'projects/p/subscriptions/s',
@@ -280,7 +207,7 @@ describe('a push over the wire', () => {
       'a.b.c',
     );
 
-    expect(await sendPush(fetch, request, 5000)).toEqual({ ack: true, status: 200 });
+    expect(await sendPush(request, 5000)).toEqual({ ack: true, status: 200 });
     const { req, body } = await received;
     expect(req.method).toBe('POST');
     expect(body).toEqual(Buffer.from([0, 1, 2, 255]));
@@ -296,9 +223,27 @@ describe('a push over the wire', () => {
     const { url, received } = await endpoint(503);
     const request = buildPushRequest('projects/p/subscriptions/s', { pushEndpoint: url }, exampleMessage, 2);
 
-    expect(await sendPush(fetch, request, 5000)).toEqual({ ack: false, status: 503 });
+    expect(await sendPush(request, 5000)).toEqual({ ack: false, status: 503 });
     const { req, body } = await received;
     expect(req.headers['content-type']).toBe('application/json');
     expect(JSON.parse(body.toString('utf8'))).toMatchObject({ subscription: 'projects/p/subscriptions/s', deliveryAttempt: 2 });
+  });
+
+  it('acks on 102 Processing (which fetch never surfaces), nacks a timeout and a refused connection', async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/processing') res.writeProcessing();
+      // /slow never answers
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+    const push = (url: string) => ({ url, headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(await sendPush(push(`${base}/processing`), 5000)).toEqual({ ack: true, status: 102 });
+    expect(await sendPush(push(`${base}/slow`), 200)).toEqual({ ack: false, error: 'push timed out after 200 ms' });
+    server.closeAllConnections();
+    const refused = await sendPush(push('http://127.0.0.1:1/x'), 5000);
+    expect(refused.ack).toBe(false);
+    expect(refused).toMatchObject({ error: expect.stringContaining('ECONNREFUSED') });
+    expect(await sendPush(push('ftp://x/y'), 5000)).toMatchObject({ ack: false });
   });
 });

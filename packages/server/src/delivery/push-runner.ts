@@ -12,7 +12,8 @@ import type { ReceivedMessage } from '../domain/broker/types.ts';
 import type { SubscriptionRow } from '../storage/ports.ts';
 import { INITIAL_WINDOW, nextWindow } from './flow.ts';
 import type { OidcSigner } from './oidc.ts';
-import { buildPushRequest, sendPush } from './push-request.ts';
+import type { SendPush } from './push-http.ts';
+import { buildPushRequest } from './push-request.ts';
 
 /** Most push requests a subscription may have in flight (Google does not publish its cap). */
 export const MAX_PUSH_WINDOW = 64;
@@ -23,7 +24,8 @@ export interface PushRunnerOptions {
   broker: BrokerService;
   leases: Leases;
   signer: OidcSigner;
-  fetch: typeof fetch;
+  /** One push attempt (push-http.ts; tests may stand in). */
+  send: SendPush;
   logger: Logger;
   /** How often to look for work without a hint (wall-clock ms). */
   pollMs: number;
@@ -38,13 +40,13 @@ export class PushRunner {
   #stopped = false;
   /** Aborts the pushes in flight at shutdown; their leases simply expire and they are redelivered. */
   readonly #abort = new AbortController();
-  /** The injected fetch, cancelled at shutdown. */
-  readonly fetch: typeof fetch;
 
   constructor(options: PushRunnerOptions) {
     this.#options = options;
-    this.fetch = (input, init) =>
-      options.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, this.#abort.signal]) : this.#abort.signal });
+  }
+
+  get abortSignal(): AbortSignal {
+    return this.#abort.signal;
   }
 
   get stopped(): boolean {
@@ -212,7 +214,7 @@ class PushWorker {
         authorization,
       );
       // The request timeout is the ack deadline (reference/pubsub.md, "Push delivery").
-      const outcome = await sendPush(this.#runner.fetch, request, sub.ackDeadlineSeconds * 1000);
+      const outcome = await this.#runner.options.send(request, sub.ackDeadlineSeconds * 1000, this.#runner.abortSignal);
       // Cut short by shutdown: write nothing; the lease expires and the message is redelivered.
       if (this.#runner.stopped) return;
       ack = outcome.ack;

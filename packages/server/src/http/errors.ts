@@ -9,11 +9,21 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, HTTP_STATUS, type Status } from '../domain/errors.ts';
 
 export interface ErrorEnvelope {
-  error: { code: number; message: string; status: Status };
+  error: { code: number; message: string; status: Status; details?: Record<string, unknown>[] };
 }
 
+/**
+ * Errors with per-item detail (exactly-once ack failures) carry google.rpc.ErrorInfo in
+ * `details`, as Google's REST front end writes it; others have no details.
+ */
 export function envelope(error: ApiError): ErrorEnvelope {
-  return { error: { code: HTTP_STATUS[error.status], message: error.message, status: error.status } };
+  const body: ErrorEnvelope['error'] = { code: HTTP_STATUS[error.status], message: error.message, status: error.status };
+  if (error.reason && error.metadata) {
+    body.details = [
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: error.reason, domain: 'pubsub.googleapis.com', metadata: error.metadata },
+    ];
+  }
+  return { error: body };
 }
 
 /** Maps what Fastify itself refuses (body too large, bad URL, ...) to Google's statuses. */

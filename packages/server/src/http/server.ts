@@ -90,7 +90,8 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
       if (!match) throw new ApiError('NOT_FOUND', `The requested URL /v1/${path} was not found on this server.`);
       const closed = new AbortController();
       const onClose = () => closed.abort();
-      request.raw.once('close', onClose);
+      // The response's close, not the request's: the request closes once its body is read.
+      reply.raw.once('close', onClose);
       try {
         const result = await match.route.handler({
           name: match.name,
@@ -100,7 +101,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
         });
         return reply.type('application/json').send(JSON.stringify(result));
       } finally {
-        request.raw.off('close', onClose);
+        reply.raw.off('close', onClose);
       }
     },
   });

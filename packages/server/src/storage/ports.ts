@@ -164,8 +164,11 @@ export interface SnapshotStore {
   deleteSnapshot(name: string): Promise<boolean>;
   /** The messages the snapshot holds that still exist. */
   snapshotCandidates(snapshotId: number): Promise<SeekCandidate[]>;
-  /** Replaces the subscription's backlog by these messages, all deliverable at `now`. */
-  restoreBacklog(subscriptionId: number, seqs: number[], ordered: boolean, now: number): Promise<void>;
+  /**
+   * Makes exactly these messages the subscription's unacked backlog, deliverable at `now`;
+   * the rest count as acknowledged (kept as acked with `retain`).
+   */
+  restoreBacklog(subscriptionId: number, seqs: number[], ordered: boolean, now: number, retain: boolean): Promise<void>;
   /**
    * Seek to a time: messages published before it count as acknowledged, those published at
    * or after it (retained acked ones included) as unacknowledged and deliverable at `now`.

@@ -113,7 +113,7 @@ export class Snapshots {
       }
       const filter = sub.filter ? parseFilter(sub.filter) : undefined;
       const seqs = (await this.#store.snapshotCandidates(snapshot.id)).filter((c) => matchesFilter(filter, c.attributes)).map((c) => c.seq);
-      await this.#store.restoreBacklog(row.id, seqs, Boolean(sub.enableMessageOrdering), now);
+      await this.#store.restoreBacklog(row.id, seqs, Boolean(sub.enableMessageOrdering), now, Boolean(sub.retainAckedMessages));
     } else if (target.time !== undefined) {
       const time = toMs(target.time);
       if (!Number.isFinite(time)) throw invalidArgument(`Invalid seek time given (time=${String(target.time)}).`);

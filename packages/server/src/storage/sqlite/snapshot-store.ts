@@ -48,9 +48,12 @@ export class SqliteSnapshotStore implements SnapshotStore {
         `SELECT m.seq, m.attributes FROM snapshot_messages s JOIN messages m ON m.seq = s.seq WHERE s.snapshot_id = ? ORDER BY m.seq`,
       ),
       clearBacklog: p('DELETE FROM backlog WHERE sub_id = ?'),
+      ackAll: p('UPDATE backlog SET acked_at = ?, leased_until = NULL WHERE sub_id = ? AND acked_at IS NULL'),
+      unackOne: p('UPDATE backlog SET acked_at = NULL, leased_until = NULL, available_at = ? WHERE sub_id = ? AND seq = ?'),
       restore: p(
         `INSERT INTO backlog (sub_id, seq, ordering_key, publish_time, available_at)
-         SELECT ?, seq, CASE WHEN ? THEN ordering_key ELSE NULL END, publish_time, ? FROM messages WHERE seq = ?`,
+         SELECT ?, seq, CASE WHEN ? THEN ordering_key ELSE NULL END, publish_time, ? FROM messages WHERE seq = ?
+         ON CONFLICT DO NOTHING`,
       ),
       ackBefore: p('UPDATE backlog SET acked_at = ?, leased_until = NULL WHERE sub_id = ? AND publish_time < ? AND acked_at IS NULL'),
       deleteBefore: p('DELETE FROM backlog WHERE sub_id = ? AND publish_time < ?'),
@@ -114,10 +117,16 @@ export class SqliteSnapshotStore implements SnapshotStore {
     }));
   }
 
-  async restoreBacklog(subscriptionId: number, seqs: number[], ordered: boolean, now: number): Promise<void> {
+  async restoreBacklog(subscriptionId: number, seqs: number[], ordered: boolean, now: number, retain: boolean): Promise<void> {
     transaction(this.#db, () => {
-      this.#sql.clearBacklog.run(subscriptionId);
-      for (const seq of seqs) this.#sql.restore.run(subscriptionId, ordered ? 1 : 0, now, seq);
+      // Seek changes acknowledgment state only: with retainAckedMessages, messages outside the
+      // snapshot stay retained as acked (a later seek to a time can bring them back).
+      if (retain) this.#sql.ackAll.run(now, subscriptionId);
+      else this.#sql.clearBacklog.run(subscriptionId);
+      for (const seq of seqs) {
+        this.#sql.unackOne.run(now, subscriptionId, seq);
+        this.#sql.restore.run(subscriptionId, ordered ? 1 : 0, now, seq);
+      }
     });
   }
 
