@@ -41,8 +41,16 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   // router, so the Node server's own close() cannot see them. While shutting down, answers
   // close their connection, so keep-alive clients cannot hold the server open.
   let inFlight = 0;
+  let refusing = false;
   const drained = new Set<() => void>();
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
+    if (refusing) {
+      // Shutting down and draining: a request that starts now is not taken (its connection is
+      // closed, so the client knows it was not processed), as with a closed listener.
+      reply.hijack();
+      request.raw.socket.destroy();
+      return;
+    }
     inFlight++;
     reply.raw.once('close', () => {
       if (--inFlight === 0) for (const resolve of drained) resolve();
@@ -51,8 +59,9 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   app.addHook('onSend', async (_request, reply) => {
     if (deps.shutdown.aborted) reply.header('connection', 'close');
   });
-  app.decorate('drainRequests', (timeoutMs: number) =>
-    inFlight === 0
+  app.decorate('drainRequests', (timeoutMs: number) => {
+    refusing = true;
+    return inFlight === 0
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
           const done = () => {
@@ -62,8 +71,8 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
           };
           const timer = setTimeout(done, timeoutMs);
           drained.add(done);
-        }),
-  );
+        });
+  });
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
