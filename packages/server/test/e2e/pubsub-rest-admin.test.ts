@@ -7,42 +7,12 @@
  */
 import { google, type pubsub_v1 } from 'googleapis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure, idOf, notFound, projectNamer, subIn, topicIn } from '../helpers/google-errors.ts';
 import { startMailwatch, type RunningServer } from '../helpers/server.ts';
 
 let server: RunningServer;
 let pubsub: pubsub_v1.Pubsub;
-let counter = 0;
-/** A project of its own for each test: `projects/adm-3-lq2x`. */
-const newProject = () => `projects/adm-${++counter}-${Date.now().toString(36)}`;
-const topicIn = (project: string, id: string) => `${project}/topics/${id}`;
-const subIn = (project: string, id: string) => `${project}/subscriptions/${id}`;
-const idOf = (name: string) => name.slice(name.lastIndexOf('/') + 1);
-
-interface GoogleFailure {
-  code: number;
-  status: string;
-  message: string;
-  envelopeCode: number;
-}
-
-/** The Google error a googleapis call rejected with: HTTP status and the `{"error":{...}}` envelope. */
-async function failure(call: Promise<unknown>): Promise<GoogleFailure> {
-  try {
-    await call;
-  } catch (error: any) {
-    const body = error.response?.data?.error;
-    if (!body) throw error;
-    return { code: error.response.status, status: body.status, message: body.message, envelopeCode: body.code };
-  }
-  throw new Error('the call succeeded; a Google error was expected');
-}
-
-const notFound = (name: string): GoogleFailure => ({
-  code: 404,
-  envelopeCode: 404,
-  status: 'NOT_FOUND',
-  message: `Resource not found (resource=${idOf(name)}).`,
-});
+const newProject = projectNamer('adm');
 
 /** Every item of a paged list, checking each page honours pageSize and no item repeats. */
 async function allPages<T>(fetchPage: (pageToken?: string) => Promise<{ items: T[]; next?: string | null }>, pageSize: number) {
